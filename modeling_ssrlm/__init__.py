@@ -1,0 +1,40 @@
+"""ssrlm: structure-aware RNA language models, native to Hugging Face Transformers.
+
+Importing this package registers the ``ssrlm`` model type with transformers' Auto classes
+(``AutoConfig``, ``AutoModel``, ``AutoModelForMaskedLM``, ``AutoTokenizer``), and marks the classes for
+``auto_map`` so that a folder written by ``save_pretrained`` also loads with ``trust_remote_code=True``
+where this package is not installed.
+"""
+
+from transformers import AutoConfig, AutoModel, AutoModelForMaskedLM, AutoTokenizer
+
+from .configuration_ssrlm import PRESETS, SSRLMConfig
+from .modeling_ssrlm import SSRLMForMaskedLM, SSRLMModel, SSRLMPreTrainedModel
+from .tokenization_ssrlm import SSRLMTokenizer, normalize_sequence
+
+__version__ = "0.1.0"
+
+
+def _register_auto_classes() -> None:
+    """Register the ``ssrlm`` classes with the Auto factories and for ``auto_map`` export."""
+    AutoConfig.register(SSRLMConfig.model_type, SSRLMConfig, exist_ok=True)
+    AutoModel.register(SSRLMConfig, SSRLMModel, exist_ok=True)
+    AutoModelForMaskedLM.register(SSRLMConfig, SSRLMForMaskedLM, exist_ok=True)
+    AutoTokenizer.register(SSRLMConfig, tokenizer_class=SSRLMTokenizer, exist_ok=True)
+    SSRLMConfig.register_for_auto_class()
+    SSRLMModel.register_for_auto_class("AutoModel")
+    SSRLMForMaskedLM.register_for_auto_class("AutoModelForMaskedLM")
+    SSRLMTokenizer.register_for_auto_class("AutoTokenizer")
+
+
+_register_auto_classes()
+
+__all__ = [
+    "PRESETS",
+    "SSRLMConfig",
+    "SSRLMForMaskedLM",
+    "SSRLMModel",
+    "SSRLMPreTrainedModel",
+    "SSRLMTokenizer",
+    "normalize_sequence",
+]
