@@ -9,6 +9,7 @@ where this package is not installed.
 from transformers import AutoConfig, AutoModel, AutoModelForMaskedLM, AutoTokenizer
 
 from .configuration_ssrlm import PRESETS, SSRLMConfig
+from .fold3d import SSRLMForStructurePrediction, SSRLMStructureConfig
 from .modeling_ssrlm import SSRLMForMaskedLM, SSRLMModel, SSRLMPreTrainedModel
 from .tokenization_ssrlm import SSRLMTokenizer, normalize_sequence
 
@@ -25,6 +26,8 @@ def _register_auto_classes() -> None:
     SSRLMModel.register_for_auto_class("AutoModel")
     SSRLMForMaskedLM.register_for_auto_class("AutoModelForMaskedLM")
     SSRLMTokenizer.register_for_auto_class("AutoTokenizer")
+    AutoConfig.register(SSRLMStructureConfig.model_type, SSRLMStructureConfig, exist_ok=True)
+    AutoModel.register(SSRLMStructureConfig, SSRLMForStructurePrediction, exist_ok=True)
 
 
 _register_auto_classes()
@@ -33,8 +36,10 @@ __all__ = [
     "PRESETS",
     "SSRLMConfig",
     "SSRLMForMaskedLM",
+    "SSRLMForStructurePrediction",
     "SSRLMModel",
     "SSRLMPreTrainedModel",
+    "SSRLMStructureConfig",
     "SSRLMTokenizer",
     "normalize_sequence",
 ]

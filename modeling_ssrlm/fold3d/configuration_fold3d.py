@@ -1,0 +1,88 @@
+"""Configuration of the tertiary-structure model built on a frozen SSR-LM encoder."""
+
+from __future__ import annotations
+
+from huggingface_hub.dataclasses import strict
+from transformers import PreTrainedConfig
+from transformers.configuration_utils import SubConfigSpec
+
+from ..configuration_ssrlm import SSRLMConfig
+
+
+@strict
+class SSRLMStructureConfig(PreTrainedConfig):
+    r"""Configuration of :class:`~modeling_ssrlm.fold3d.modeling_fold3d.SSRLMForStructurePrediction`.
+
+    The encoder's configuration is nested as ``encoder_config`` (stored as a dict in
+    ``config.json`` and rebuilt as an :class:`~modeling_ssrlm.configuration_ssrlm.SSRLMConfig`), the
+    way transformers' composite models nest their sub-configs. (It is not called
+    ``backbone_config`` because transformers reserves that name for vision backbones.)
+
+    Args:
+        encoder_config: configuration of the frozen SSR-LM encoder (dict or ``SSRLMConfig``).
+        use_attention_maps: also feed the encoder's attention maps (all layers and heads) into the
+            pair representation; needs the eager attention backend, so it is slower.
+        single_dim / pair_dim: channels of the single and pair representations.
+        outer_product_dim: channels of each factor of the outer product that seeds / updates ``z``.
+        max_relative_position: relative positions are clipped to ``±max_relative_position``.
+        num_trunk_blocks: pair/single update blocks (pair-biased attention + triangle updates).
+        num_trunk_heads: heads of the single-representation attention in the trunk.
+        num_ipa_heads / ipa_head_dim / ipa_query_points / ipa_value_points: IPA sizes.
+        num_structure_iterations: iterations of the structure module (weights shared).
+        position_scale: the backbone update predicts translations in units of this many Å.
+        num_distogram_bins / distogram_min / distogram_max: C4'-C4' distance bins (Å).
+        num_plddt_bins: equal-width lDDT bins on [0, 1].
+        fape_clamp / fape_length_scale: FAPE clamp and divisor (Å).
+        fape_weight / distogram_weight / plddt_weight: loss weights.
+        num_recycles: extra passes through trunk and structure module, feeding back the single and
+            pair representations and the predicted C4' distances (0 disables recycling).
+    """
+
+    model_type = "ssrlm_structure"
+    sub_configs_defaults = {"encoder_config": SubConfigSpec(config_class=SSRLMConfig)}
+
+    encoder_config: dict | PreTrainedConfig | None = None
+    use_attention_maps: bool = False
+    single_dim: int = 128
+    pair_dim: int = 64
+    outer_product_dim: int = 16
+    max_relative_position: int = 32
+    num_trunk_blocks: int = 2
+    num_trunk_heads: int = 4
+    num_ipa_heads: int = 4
+    ipa_head_dim: int = 16
+    ipa_query_points: int = 4
+    ipa_value_points: int = 8
+    num_structure_iterations: int = 4
+    position_scale: float = 10.0
+    num_distogram_bins: int = 40
+    distogram_min: float = 2.0
+    distogram_max: float = 40.0
+    num_plddt_bins: int = 50
+    fape_clamp: float = 10.0
+    fape_length_scale: float = 10.0
+    fape_weight: float = 1.0
+    distogram_weight: float = 0.3
+    plddt_weight: float = 0.1
+    num_recycles: int = 0
+    initializer_range: float = 0.02
+
+    def __post_init__(self, **kwargs):
+        super().__post_init__(**kwargs)
+        for name in ("single_dim", "pair_dim", "outer_product_dim", "num_trunk_heads", "num_ipa_heads",
+                     "ipa_head_dim", "ipa_query_points", "ipa_value_points", "num_structure_iterations",
+                     "num_distogram_bins", "num_plddt_bins"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value <= 0:
+                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        if self.single_dim % self.num_trunk_heads:
+            raise ValueError(
+                f"single_dim ({self.single_dim}) must be divisible by num_trunk_heads ({self.num_trunk_heads})"
+            )
+        if self.num_trunk_blocks < 0 or self.num_recycles < 0:
+            raise ValueError("num_trunk_blocks and num_recycles must be >= 0")
+        if not 0 < self.distogram_min < self.distogram_max:
+            raise ValueError(f"need 0 < distogram_min < distogram_max, got {self.distogram_min}, {self.distogram_max}")
+
+
+__all__ = ["SSRLMStructureConfig"]
