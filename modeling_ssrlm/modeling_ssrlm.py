@@ -22,7 +22,6 @@ from collections.abc import Callable
 import torch
 from torch import nn
 from safetensors import SafetensorError
-from torch.nn import functional as F
 from transformers import PreTrainedModel
 from transformers.masking_utils import (
     create_bidirectional_mask,
@@ -297,8 +296,10 @@ class SSRLMForMaskedLM(SSRLMPreTrainedModel):
     ) -> MaskedLMOutput:
         r"""
         labels: ``(batch, length)`` original token ids at masked positions and -100 elsewhere; the loss
-            is the mean cross-entropy over the positions whose label is not -100.
+            is the mean cross-entropy over the positions whose label is not -100, or the sum divided by
+            ``num_items_in_batch`` when the ``Trainer`` passes it (exact under gradient accumulation).
         """
+        num_items_in_batch = kwargs.pop("num_items_in_batch", None)
         outputs: BaseModelOutput = self.model(
             input_ids=input_ids,
             attention_mask=attention_mask,
@@ -309,8 +310,8 @@ class SSRLMForMaskedLM(SSRLMPreTrainedModel):
         logits = self.lm_head(outputs.last_hidden_state)
         loss = None
         if labels is not None:
-            loss = F.cross_entropy(
-                logits.float().view(-1, self.config.vocab_size), labels.view(-1).to(logits.device), ignore_index=-100
+            loss = self.loss_function(
+                logits=logits, labels=labels, vocab_size=self.config.vocab_size, num_items_in_batch=num_items_in_batch
             )
         return MaskedLMOutput(
             loss=loss, logits=logits, hidden_states=outputs.hidden_states, attentions=outputs.attentions

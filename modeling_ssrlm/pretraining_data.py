@@ -25,9 +25,11 @@ CORPUS_COLUMNS = ("id", "sequence", "structure", "is_ncrna", "source")
 
 
 def load_pretraining_corpus(dataset_dir: str | os.PathLike, cache_dir: str | None = None) -> datasets.Dataset:
-    """Load every ``*.parquet`` shard under ``dataset_dir`` (recursively, in sorted path order).
+    """Load the parquet shards of a corpus folder, in sorted path order.
 
-    Files whose name starts with ``.`` or ``_`` (temporary or metadata files) are skipped. The
+    ``dataset_dir`` is either the output folder of ``prepare_pretraining.py`` (its shards live in
+    ``train/``; ``plan.parquet`` beside them is bookkeeping, not data) or any folder of shards, read
+    recursively. Files whose name starts with ``.`` or ``_`` (temporary or metadata files) are skipped. The
     shards are converted once into the ``datasets`` Arrow cache (``cache_dir``, default the
     ``datasets`` cache) and memory-mapped from there, so the corpus need not fit in memory.
     Raises ``FileNotFoundError`` when there is no shard and ``ValueError`` naming the missing
@@ -36,6 +38,8 @@ def load_pretraining_corpus(dataset_dir: str | os.PathLike, cache_dir: str | Non
     root = Path(dataset_dir)
     if not root.is_dir():
         raise FileNotFoundError(f"pre-training corpus directory {root} does not exist")
+    if (root / "plan.parquet").is_file() and (root / "train").is_dir():
+        root = root / "train"
     shards = sorted(
         path for path in root.rglob("*.parquet") if not path.name.startswith((".", "_")) and path.is_file()
     )

@@ -134,6 +134,18 @@ def test_mlm_loss_counts_only_labelled_positions(tiny_config, tokenizer):
     assert torch.allclose(output.loss, by_hand, atol=1e-6)
 
 
+def test_mlm_loss_honours_num_items_in_batch(tiny_config, tokenizer):
+    """Under gradient accumulation the Trainer passes the token count of the whole accumulated batch."""
+    model = _model(tiny_config, cls=SSRLMForMaskedLM)
+    batch = tokenizer(["ACGUAC"], return_tensors="pt")
+    labels = torch.full_like(batch["input_ids"], -100)
+    labels[0, 2], labels[0, 4] = 6, 5
+    with torch.no_grad():
+        mean = model(**batch, labels=labels).loss
+        summed_over_8 = model(**batch, labels=labels, num_items_in_batch=torch.tensor(8)).loss
+    assert torch.allclose(summed_over_8, mean * 2 / 8, atol=1e-6)
+
+
 def test_gradient_checkpointing_gives_the_same_gradients(tiny_config, tokenizer):
     batch = tokenizer(SEQUENCES, padding=True, return_tensors="pt")
     labels = batch["input_ids"].masked_fill(batch["attention_mask"] == 0, -100)

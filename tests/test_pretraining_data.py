@@ -67,6 +67,16 @@ def test_load_reads_all_shards_in_path_order(tmp_path):
     assert set(CORPUS_COLUMNS) <= set(corpus.column_names)
 
 
+def test_load_reads_the_shards_of_a_prepare_pretraining_folder(tmp_path):
+    """The output folder holds plan.parquet (other columns) beside train/: only train/ is data."""
+    rows = corpus_rows(1, 1)
+    (tmp_path / "out" / "train").mkdir(parents=True)
+    pq.write_table(pa.Table.from_pylist(rows), tmp_path / "out" / "train" / "shard-00000.parquet")
+    pq.write_table(pa.table({"plan_order": [0, 1]}), tmp_path / "out" / "plan.parquet")
+    corpus = load_pretraining_corpus(tmp_path / "out", cache_dir=str(tmp_path / "cache"))
+    assert sorted(corpus["id"]) == ["cds0", "nc0"]
+
+
 def test_load_rejects_missing_shards_and_columns(tmp_path):
     with pytest.raises(FileNotFoundError, match="does not exist"):
         load_pretraining_corpus(tmp_path / "absent")
