@@ -1,17 +1,22 @@
 """ssrlm: structure-aware RNA language models, native to Hugging Face Transformers.
 
 Importing this package registers the ``ssrlm`` model type with transformers' Auto classes
-(``AutoConfig``, ``AutoModel``, ``AutoModelForMaskedLM``, ``AutoTokenizer``), and marks the classes for
-``auto_map`` so that a folder written by ``save_pretrained`` also loads with ``trust_remote_code=True``
-where this package is not installed.
+(``AutoConfig``, ``AutoModel``, ``AutoModelForMaskedLM``, ``AutoTokenizer``; the pair-prediction head
+with this package's :class:`AutoModelForPairPrediction`, since transformers has no Auto class for an
+``L × L`` output; the 3D model ``ssrlm_structure`` with ``AutoConfig``/``AutoModel``), and marks the
+encoder, MLM and tokenizer classes for ``auto_map`` so that their saved folders also load with
+``trust_remote_code=True`` where this package is not installed.
 """
 
 from transformers import AutoConfig, AutoModel, AutoModelForMaskedLM, AutoTokenizer
 
 from .configuration_ssrlm import PRESETS, SSRLMConfig
+from .data_collator import DataCollatorForSSM
 from .fold3d import SSRLMForStructurePrediction, SSRLMStructureConfig
 from .modeling_ssrlm import SSRLMForMaskedLM, SSRLMModel, SSRLMPreTrainedModel
+from .modeling_ssrlm_pair import AutoModelForPairPrediction, SSRLMForPairPrediction
 from .tokenization_ssrlm import SSRLMTokenizer, normalize_sequence
+from .unsupervised import SSRLMForContactRegression
 
 __version__ = "0.1.0"
 
@@ -26,6 +31,7 @@ def _register_auto_classes() -> None:
     SSRLMModel.register_for_auto_class("AutoModel")
     SSRLMForMaskedLM.register_for_auto_class("AutoModelForMaskedLM")
     SSRLMTokenizer.register_for_auto_class("AutoTokenizer")
+    AutoModelForPairPrediction.register(SSRLMConfig, SSRLMForPairPrediction, exist_ok=True)
     AutoConfig.register(SSRLMStructureConfig.model_type, SSRLMStructureConfig, exist_ok=True)
     AutoModel.register(SSRLMStructureConfig, SSRLMForStructurePrediction, exist_ok=True)
 
@@ -33,9 +39,13 @@ def _register_auto_classes() -> None:
 _register_auto_classes()
 
 __all__ = [
+    "AutoModelForPairPrediction",
+    "DataCollatorForSSM",
     "PRESETS",
     "SSRLMConfig",
+    "SSRLMForContactRegression",
     "SSRLMForMaskedLM",
+    "SSRLMForPairPrediction",
     "SSRLMForStructurePrediction",
     "SSRLMModel",
     "SSRLMPreTrainedModel",

@@ -1,0 +1,77 @@
+"""Tests of finetune_ss.py: two training steps on a tiny parquet fixture, then load and predict."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from ss_fixture import load_script, write_tiny_ss_datasets
+
+from modeling_ssrlm.modeling_ssrlm_pair import DEFAULT_THRESHOLD_GRID, SSRLMForPairPrediction
+from modeling_ssrlm.tokenization_ssrlm import SSRLMTokenizer
+
+finetune_ss = load_script("finetune_ss.py")
+
+TINY_OVERRIDES = (
+    "hidden_size=16,num_hidden_layers=1,num_attention_heads=2,intermediate_size=32,"
+    "pair_hidden_channels=4,pair_num_blocks=1,pair_pos_weight=3"
+)
+
+
+def run(tmp_path, *extra):
+    data_root = write_tiny_ss_datasets(tmp_path / "data")
+    args = [
+        "--data_root", str(data_root), "--train_split", "tiny/train", "--eval_split", "tiny/valid",
+        "--config_overrides", TINY_OVERRIDES, "--max_steps", "2", "--output_dir", str(tmp_path / "out"),
+        "--dataloader_pin_memory", "false", "--disable_tqdm", "true", *extra,
+    ]
+    return finetune_ss.main(args)
+
+
+def test_two_steps_save_a_model_that_loads_and_predicts(tmp_path):
+    assert run(tmp_path, "--max_length", "14") == 0
+    out = tmp_path / "out"
+    model = SSRLMForPairPrediction.from_pretrained(out)
+    search = json.loads((out / "threshold_search.json").read_text())
+    assert model.config.pair_threshold == search["threshold"]
+    assert [float(t) for t in search["f1_by_threshold"]] == list(DEFAULT_THRESHOLD_GRID)
+    assert model.config.pair_pos_weight == 3.0 and model.config.pair_hidden_channels == 4
+    summary = json.loads((out / "finetune_summary.json").read_text())
+    assert summary["global_steps"] == 2
+    assert {"final_eval_f1", "final_eval_f1_tuned", "final_eval_threshold_tuned"} <= set(summary["final_eval_metrics"])
+    assert summary["data"]["train_records"] == 2  # --max_length 14 skips the two 20-nt records
+    assert SSRLMTokenizer.from_pretrained(out)("ACGU")["input_ids"] == [2, 5, 6, 7, 8, 3]
+    [prediction] = model.predict(["GGGGAAAACCCC"])
+    assert prediction.probabilities.shape == (12, 12)
+
+
+def test_init_from_continues_from_a_fine_tuned_folder(tmp_path):
+    source = SSRLMForPairPrediction(finetune_ss.SSRLMConfig.from_preset("ssrlm-8m", **finetune_ss.parse_config_overrides(TINY_OVERRIDES)))
+    source.config.pair_threshold = 0.9
+    source.save_pretrained(tmp_path / "source")
+    model = finetune_ss.build_model(finetune_ss.ModelArguments(init_from=str(tmp_path / "source"), freeze_backbone=True))
+    assert model.config.pair_threshold == 0.9
+    assert not any(p.requires_grad for p in model.model.parameters())
+    assert all(p.requires_grad for p in model.pair_head.parameters())
+
+
+def test_training_defaults_follow_the_method():
+    _, _, training = finetune_ss.build_parser().parse_args_into_dataclasses(args=[])
+    assert (training.num_train_epochs, training.per_device_train_batch_size, training.learning_rate) == (100, 2, 1e-4)
+    assert (training.weight_decay, training.warmup_steps, training.lr_scheduler_type.value) == (0.01, 0.1, "cosine")
+    assert training.load_best_model_at_end and training.metric_for_best_model == "f1_tuned"
+    assert training.train_sampling_strategy == "group_by_length"
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [("pair_num_blocks", "expected name=value"), ("no_such=1", "config field"), ("pair_postprocess=maybe", "type bool")],
+)
+def test_bad_config_overrides_are_rejected(text, message):
+    with pytest.raises(ValueError, match=message):
+        finetune_ss.parse_config_overrides(text)
+
+
+def test_unknown_split_exits_with_code_2(tmp_path, capsys):
+    assert run(tmp_path, "--eval_split", "tiny/nope") == 2
+    assert "unknown split 'tiny/nope'" in capsys.readouterr().err

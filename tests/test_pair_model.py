@@ -1,0 +1,224 @@
+"""Tests of the supervised pair model (modeling_ssrlm/modeling_ssrlm_pair.py) and its collator."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from modeling_ssrlm.configuration_ssrlm import SSRLMConfig
+from modeling_ssrlm.modeling_ssrlm import SSRLMForMaskedLM
+from modeling_ssrlm.modeling_ssrlm_pair import (
+    AutoModelForPairPrediction,
+    PairPredictionMixin,
+    SSRLMForPairPrediction,
+    _length_batches,
+    choose_threshold,
+    pair_bce_loss,
+    residue_mask,
+    scored_pair_mask,
+)
+from modeling_ssrlm.pair_collator import DataCollatorForPairPrediction
+from modeling_ssrlm.tokenization_ssrlm import SSRLMTokenizer
+
+
+@pytest.fixture
+def config() -> SSRLMConfig:
+    return SSRLMConfig(
+        hidden_size=16,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        intermediate_size=32,
+        pair_hidden_channels=4,
+        pair_num_blocks=2,
+        pair_dilations=[1, 2],
+    )
+
+
+@pytest.fixture
+def model(config) -> SSRLMForPairPrediction:
+    return SSRLMForPairPrediction(config).eval()
+
+
+def encode(sequences):
+    return SSRLMTokenizer()(sequences, padding=True, return_tensors="pt")
+
+
+def test_logits_are_symmetric_with_nucleotide_shape(model):
+    batch = encode(["GGGAAACCC", "ACGUACGUACGUAC"])
+    with torch.no_grad():
+        output = model(**batch)
+    assert output.logits.shape == (2, 14, 14)
+    assert torch.equal(output.logits, output.logits.transpose(1, 2))
+    # padded rows/columns of the shorter sequence are at the dtype minimum (probability 0)
+    assert torch.all(output.logits[0, 9:, :] == torch.finfo(torch.float32).min)
+    assert output.pair_mask.shape == (2, 14, 14)
+    assert not output.pair_mask[0, :, 9:].any() and output.pair_mask[0, 0, 8] and not output.pair_mask[0, 8, 0]
+
+
+def test_loss_hand_check_on_a_1x4x4_case():
+    # 3 real nucleotides + 1 padded position; (0, 2) is paired.
+    logits = torch.tensor([[[9.0, 1.0, -1.0, 7.0], [4.0, 9.0, 0.0, 7.0], [3.0, 3.0, 9.0, 7.0], [7.0, 7.0, 7.0, 7.0]]])
+    labels = torch.tensor([[[0.0, 0.0, 1.0, -100.0], [0.0, 0.0, 0.0, -100.0], [1.0, 0.0, 0.0, -100.0], [-100.0] * 4]])
+    residues = torch.tensor([[True, True, True, False]])
+    mask = scored_pair_mask(residues, min_separation=1)
+    assert mask.nonzero().tolist() == [[0, 0, 1], [0, 0, 2], [0, 1, 2]]
+    # only (0,1): x=1,y=0; (0,2): x=-1,y=1 weighted 2; (1,2): x=0,y=0 — the diagonal, the lower
+    # triangle and the padded row/column (all other numbers above) must not count.
+    expected = (math.log1p(math.exp(1.0)) + 2 * math.log1p(math.exp(1.0)) + math.log(2.0)) / 3
+    assert pair_bce_loss(logits, labels, mask, pos_weight=2.0).item() == pytest.approx(expected, rel=1e-6)
+    only_far = scored_pair_mask(residues, min_separation=2)
+    assert pair_bce_loss(logits, labels, only_far, pos_weight=2.0).item() == pytest.approx(2 * math.log1p(math.e), rel=1e-6)
+    # an ignored label (-100) inside the scored region drops that entry
+    labels[0, 0, 1] = -100.0
+    expected_ignored = (2 * math.log1p(math.exp(1.0)) + math.log(2.0)) / 2
+    assert pair_bce_loss(logits, labels, mask, pos_weight=2.0).item() == pytest.approx(expected_ignored, rel=1e-6)
+
+
+def test_model_loss_uses_collator_labels(model):
+    features = [{"sequence": "GGGAAACCC", "pairs": [[0, 8], [1, 7]]}, {"sequence": "ACGUAC", "pairs": []}]
+    batch = DataCollatorForPairPrediction()(features)
+    assert batch["labels"].shape == (2, 9, 9)
+    assert batch["labels"][0, 0, 8] == 1 and batch["labels"][0, 8, 0] == 1 and batch["labels"][1, 0, 6] == -100
+    output = model(**batch)
+    manual = pair_bce_loss(output.logits, batch["labels"], output.pair_mask, model.config.pair_pos_weight)
+    assert output.loss.item() == pytest.approx(manual.item())
+    output.loss.backward()
+    assert model.model.embed_tokens.weight.grad is not None
+
+
+def test_logits_do_not_depend_on_padding(model):
+    short, long = "GGGAUACCCAGU", "ACGUACGUACGUACGUACGUAAGG"
+    with torch.no_grad():
+        alone = model(**encode([short])).logits[0]
+        batched = model(**encode([short, long])).logits[0, : len(short), : len(short)]
+    torch.testing.assert_close(batched, alone, atol=1e-5, rtol=1e-5)
+
+
+def test_factorised_pair_features_equal_explicit_concatenation(model):
+    head = model.pair_head
+    embeddings = torch.randn(2, 5, model.config.hidden_size)
+    e = head.embedding_proj(embeddings)
+    length = e.shape[1]
+    explicit = torch.cat(
+        [e[:, :, None, :].expand(-1, -1, length, -1), e[:, None, :, :].expand(-1, length, -1, -1), e[:, :, None] * e[:, None]],
+        dim=-1,
+    )
+    expected = head.pair_proj(explicit).permute(0, 3, 1, 2)
+    torch.testing.assert_close(head.pair_features(embeddings), expected, atol=1e-6, rtol=1e-5)
+
+
+def test_mlm_encoder_weights_load_into_pair_model(config, tmp_path):
+    mlm = SSRLMForMaskedLM(config)
+    mlm.save_pretrained(tmp_path)
+    pair = SSRLMForPairPrediction.from_pretrained(tmp_path)
+    for name, tensor in mlm.model.state_dict().items():
+        assert torch.equal(pair.model.state_dict()[name], tensor), name
+    assert all(torch.isfinite(p).all() for p in pair.pair_head.parameters())
+
+
+def test_save_load_round_trip_keeps_decision_settings_and_outputs(model, tmp_path):
+    model.config.pair_threshold = 0.37
+    model.config.pair_matching = "max_weight"
+    model.config.pair_canonical_only = True
+    model.save_pretrained(tmp_path)
+    loaded = SSRLMForPairPrediction.from_pretrained(tmp_path).eval()
+    assert (loaded.config.pair_threshold, loaded.config.pair_matching, loaded.config.pair_canonical_only) == (0.37, "max_weight", True)
+    assert not any("threshold" in key for key in loaded.state_dict())
+    batch = encode(["GGGAAACCCU"])
+    with torch.no_grad():
+        torch.testing.assert_close(loaded(**batch).logits, model(**batch).logits)
+
+
+def test_auto_class_loads_the_pair_model(model, tmp_path):
+    model.save_pretrained(tmp_path)
+    assert type(AutoModelForPairPrediction.from_pretrained(tmp_path)) is SSRLMForPairPrediction
+
+
+def test_predict_returns_input_order_and_applies_postprocessing(model):
+    sequences = ["GGGGAAAACCCCUUU", "acgu", "GGNAUCCAGUAGC"]
+    raw = model.predict(sequences, batch_tokens=20, threshold=0.0, postprocess=False)
+    assert [p.sequence for p in raw] == ["GGGGAAAACCCCTTT", "ACGT", "GGNATCCAGTAGC"]
+    for prediction in raw:
+        probabilities = prediction.probabilities
+        length = len(prediction.sequence)
+        assert probabilities.shape == (length, length) and np.allclose(probabilities, probabilities.T)
+        assert np.all((probabilities >= 0) & (probabilities <= 1)) and np.all(np.diag(probabilities) == 0)
+        # threshold 0 without post-processing: every upper-triangle entry is a pair
+        assert len(prediction.pairs) == length * (length - 1) // 2
+    processed = model.predict(sequences, threshold=0.0, postprocess=True)
+    for prediction in processed:
+        bases = [b for pair in prediction.pairs for b in pair]
+        assert len(bases) == len(set(bases)), "post-processing leaves one partner per base"
+        assert all(j - i > model.config.pair_min_loop_length for i, j in prediction.pairs)
+        assert len(prediction.dot_bracket.replace(".", "")) == 2 * len(prediction.pairs)
+    np.testing.assert_allclose(processed[0].probabilities, raw[0].probabilities, atol=1e-5)  # other batching
+
+
+def test_decode_pairs_hand_matrix(model):
+    probabilities = np.zeros((8, 8))
+    for (i, j), p in {(0, 7): 0.9, (0, 6): 0.8, (1, 6): 0.7, (2, 3): 0.95}.items():
+        probabilities[i, j] = probabilities[j, i] = p
+    sequence = "GGAUAACC"
+    assert model.decode_pairs(probabilities, sequence, threshold=0.5, postprocess=False) == [(0, 6), (0, 7), (1, 6), (2, 3)]
+    # greedy: (2,3) is a sharp loop, (0,7) wins base 0, (1,6) then still fits
+    assert model.decode_pairs(probabilities, sequence, threshold=0.5, postprocess=True) == [(0, 7), (1, 6)]
+    assert model.decode_pairs(probabilities, sequence, threshold=0.75, postprocess=True) == [(0, 7)]
+
+
+def test_choose_threshold_on_a_hand_case():
+    class FixedModel(PairPredictionMixin):
+        config = SSRLMConfig(hidden_size=16, num_attention_heads=2, pair_postprocess=False)
+
+        def pair_probabilities(self, sequences, batch_tokens):
+            matrix = np.zeros((6, 6))
+            matrix[0, 5] = matrix[5, 0] = 0.7  # true pair
+            matrix[1, 4] = matrix[4, 1] = 0.4  # false pair
+            return [matrix]
+
+    search = choose_threshold(FixedModel(), ["GGAACC"], [[(0, 5)]])
+    assert search.threshold == 0.4 and search.f1 == 1.0
+    assert search.f1_by_threshold[0.38] == pytest.approx(2 / 3) and search.f1_by_threshold[0.7] == 0.0
+
+
+def test_length_batches_respect_the_token_budget():
+    assert _length_batches([10, 3, 30, 4], batch_tokens=24) == [[1, 3], [0], [2]]
+
+
+@pytest.mark.parametrize(
+    "sequences, message",
+    [("ACGU", "list of sequences"), (["ACGU", "AC-GU"], "sequence 1: invalid character '-' at position 2"), ([""], "empty")],
+)
+def test_predict_rejects_bad_input(model, sequences, message):
+    with pytest.raises(ValueError, match=message):
+        model.predict(sequences)
+
+
+def test_forward_rejects_bad_layout_and_label_shape(model, config):
+    batch = encode(["GGGAAACCC"])
+    with pytest.raises(ValueError, match="start with \\[CLS\\]"):
+        model(input_ids=batch["input_ids"][:, 1:])
+    with pytest.raises(ValueError, match="start with \\[CLS\\]"):  # left padding
+        residue_mask(torch.tensor([[0, 2, 5, 6, 3]]), torch.tensor([[0, 1, 1, 1, 1]]), config)
+    with pytest.raises(ValueError, match="end with \\[EOS\\]"):  # truncated: no [EOS]
+        residue_mask(torch.tensor([[2, 5, 6, 7, 8]]), None, config)
+    with pytest.raises(ValueError, match="labels must have shape"):
+        model(**batch, labels=torch.zeros(1, 11, 11))
+
+
+def test_config_matching_methods_are_the_postprocess_ones():
+    from modeling_ssrlm.configuration_ssrlm import PAIR_MATCHING_METHODS
+    from modeling_ssrlm.postprocess import MATCHING_METHODS
+
+    assert PAIR_MATCHING_METHODS == MATCHING_METHODS
+
+
+def test_config_rejects_bad_pair_settings():
+    with pytest.raises(ValueError, match="pair_matching"):
+        SSRLMConfig(pair_matching="best")
+    with pytest.raises(ValueError, match="pair_threshold"):
+        SSRLMConfig(pair_threshold=1.5)
+    with pytest.raises(ValueError, match="pair_dilations"):
+        SSRLMConfig(pair_dilations=[])
