@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import sys
 from pathlib import Path
 
@@ -115,35 +114,22 @@ def run_train(args: argparse.Namespace) -> int:
     return 0
 
 
-def safe_file_name(record_id: str) -> str:
-    """File-system-safe version of a record id (characters other than ``A-Za-z0-9._-`` become ``_``)."""
-    return re.sub(r"[^A-Za-z0-9._-]", "_", record_id)
-
-
 def run_predict(args: argparse.Namespace) -> int:
     """Predict every FASTA record; write ``<id>.pdb`` with pLDDT in the B-factor column."""
-    import torch
-
     from modeling_ssrlm.fold3d import SSRLMForStructurePrediction
-    from modeling_ssrlm.fold3d.data import read_fasta
-    from modeling_ssrlm.fold3d.pdb_io import write_pdb
-    from modeling_ssrlm.tokenization_ssrlm import SSRLMTokenizer, normalize_sequence
+    from modeling_ssrlm.fold3d.inference import write_predicted_structures
+    from modeling_ssrlm.sequence_io import read_fasta
+    from modeling_ssrlm.tokenization_ssrlm import normalize_sequence
 
-    records = read_fasta(args.fasta)
-    sequences = {name: normalize_sequence(sequence).replace("T", "U") for name, sequence in records.items()}
-    model = SSRLMForStructurePrediction.from_pretrained(args.model)
-    model.eval()
-    tokenizer = SSRLMTokenizer()
-    args.out.mkdir(parents=True, exist_ok=True)
-    for name, sequence in sequences.items():
+    records = []
+    for record in read_fasta(args.fasta):
+        sequence = normalize_sequence(record.sequence)
         if not sequence:
-            raise ValueError(f"FASTA record {name!r} has an empty sequence")
-        batch = tokenizer(sequence, return_tensors="pt")
-        with torch.no_grad():
-            output = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"])
-        path = args.out / f"{safe_file_name(name)}.pdb"
-        write_pdb(path, sequence, output.positions[0].numpy(), plddt=output.plddt[0].numpy())
-        print(f"{name}\t{len(sequence)} nt\tmean pLDDT {100 * float(output.plddt[0].mean()):.1f}\t{path}")
+            raise ValueError(f"FASTA record {record.id!r} has an empty sequence")
+        records.append((record.id, sequence))
+    model = SSRLMForStructurePrediction.from_pretrained(args.model)
+    for name, path, plddt in write_predicted_structures(model, records, args.out):
+        print(f"{name}\tmean pLDDT {100 * plddt:.1f}\t{path}")
     return 0
 
 
@@ -166,11 +152,12 @@ def run_evaluate(args: argparse.Namespace) -> int:
     from modeling_ssrlm.fold3d.data import load_chains
     from modeling_ssrlm.fold3d.lddt import lddt
     from modeling_ssrlm.fold3d.pdb_io import read_plddt, read_rna_chains, read_structure_text
+    from modeling_ssrlm.sequence_io import record_file_name
 
     references = load_chains(args.chains)
     rows = []
     for reference in references:
-        path = args.predictions / f"{safe_file_name(reference.name)}.pdb"
+        path = args.predictions / f"{record_file_name(reference.name)}.pdb"
         if not path.is_file():
             raise FileNotFoundError(f"no prediction for {reference.name}: expected {path}")
         predicted = read_rna_chains(read_structure_text(path), path.name)

@@ -6,6 +6,7 @@
     ssrlm predict GGGGAAACCCC --format json           # a plain sequence argument
     cat seqs.fa | ssrlm predict --format ct --out ct/ # stdin, one file per record
     ssrlm embed examples/example.fa --out emb.npz     # per-sequence and per-token embeddings
+    ssrlm fold3d examples/example.fa --model runs/fold3d/model --out pdb/   # 3D, a model from fold3d.py
 
 Input is FASTA (plain or gzip), read from files, from standard input (``-`` or a pipe), or given as
 plain sequences on the command line. Records are checked one by one: when one is bad (illegal
@@ -24,6 +25,8 @@ import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+
+from .sequence_io import record_file_name
 
 EXIT_BAD_INPUT = 2
 FORMATS = ("dbn", "bpseq", "ct", "json")
@@ -151,15 +154,10 @@ class Writer:
             sys.stdout.write(text)
             sys.stdout.flush()
             return
-        path = self.out / f"{safe_name(record.id)}.{self.fmt}"
+        path = self.out / f"{record_file_name(record.id)}.{self.fmt}"
         temporary = path.with_suffix(path.suffix + ".tmp")
         temporary.write_text(text)
         temporary.replace(path)
-
-
-def safe_name(identifier: str) -> str:
-    """A file name for a record id (path separators and odd characters become ``_``)."""
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", identifier).strip("._") or "record"
 
 
 def plot_prediction(record: Record, probabilities, pairs, path: Path) -> None:
@@ -231,7 +229,7 @@ def command_predict(args: argparse.Namespace) -> None:
         for record, prediction in zip(batch, predictions):
             writer.write(record, format_prediction(record, prediction.pairs, args.format))
             if args.plot:
-                plot_prediction(record, prediction.probabilities, prediction.pairs, args.out / f"{safe_name(record.id)}.png")
+                plot_prediction(record, prediction.probabilities, prediction.pairs, args.out / f"{record_file_name(record.id)}.png")
         progress.update(len(batch))
     progress.close()
 
@@ -291,6 +289,21 @@ def _write_embeddings(out: Path, ids, sequences, pooled, per_token) -> None:
     temporary.replace(out)
 
 
+def command_fold3d(args: argparse.Namespace) -> None:
+    from .fold3d import SSRLMForStructurePrediction
+    from .fold3d.inference import write_predicted_structures
+
+    if args.model is None or not (args.model / "config.json").is_file():
+        raise InputError("pass --model DIR: a folder trained with `fold3d.py train` (no 3D model is shipped)")
+    model = SSRLMForStructurePrediction.from_pretrained(args.model).to(_device(args.device))
+    progress = _progress(True)
+    records = ((record.id, record.sequence) for record in read_records(args.inputs, args.max_length))
+    for identifier, path, plddt in write_predicted_structures(model, records, args.out):
+        print(f"{identifier}\tmean pLDDT {100 * plddt:.1f}\t{path}")
+        progress.update(1)
+    progress.close()
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ssrlm", description="Structure-aware RNA language models (SSR-LM).")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -313,6 +326,12 @@ def build_parser() -> argparse.ArgumentParser:
     common(embed)
     embed.add_argument("--out", type=Path, required=True, help="output file, .npz or .parquet")
     embed.set_defaults(handler=command_embed)
+
+    fold3d = commands.add_parser("fold3d", help="3D structures as PDB files (pLDDT in the B-factor column)")
+    common(fold3d)
+    fold3d.set_defaults(model=None)
+    fold3d.add_argument("--out", type=Path, required=True, help="folder for one PDB file per record")
+    fold3d.set_defaults(handler=command_fold3d)
     return parser
 
 

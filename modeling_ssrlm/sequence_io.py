@@ -28,6 +28,7 @@ import contextlib
 import gzip
 import io
 import itertools
+import re
 import os
 import tarfile
 from collections.abc import Iterable, Iterator
@@ -277,3 +278,8 @@ def write_fasta(records: Iterable[SequenceRecord], path: PathLike) -> int:
             handle.write(f">{header}\n{record.sequence}\n")
             count += 1
     return count
+
+
+def record_file_name(identifier: str) -> str:
+    """A file-system-safe name for a record id: characters other than ``A-Za-z0-9._-`` become ``_``."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", identifier).strip("._") or "record"

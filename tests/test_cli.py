@@ -126,3 +126,22 @@ def test_embed(capsys, model_dir, fasta, tmp_path, suffix):
 
         table = pq.read_table(out).to_pylist()
         assert [row["id"] for row in table] == ["first", "second"] and len(table[1]["token_embeddings"]) == 16
+
+
+def test_fold3d_writes_pdb_files_with_plddt(capsys, fasta, tmp_path):
+    from modeling_ssrlm.fold3d import SSRLMForStructurePrediction, SSRLMStructureConfig
+    from modeling_ssrlm.fold3d.pdb_io import read_plddt
+
+    encoder = SSRLMConfig(hidden_size=32, num_hidden_layers=1, num_attention_heads=2, intermediate_size=64)
+    model_dir = tmp_path / "fold3d"
+    SSRLMForStructurePrediction(SSRLMStructureConfig(encoder_config=encoder.to_dict())).save_pretrained(model_dir)
+    code, out, err = run(capsys, "fold3d", str(fasta), "--model", str(model_dir), "--out", str(tmp_path / "pdb"))
+    assert code == 0, err
+    assert [line.split("\t")[0] for line in out.splitlines()] == ["first", "second"]
+    plddt = read_plddt(tmp_path / "pdb" / "second.pdb")
+    assert len(plddt) == 16 and all(0 <= value <= 1 for value in plddt)
+
+
+def test_fold3d_needs_a_model(capsys, fasta, tmp_path):
+    code, _, err = run(capsys, "fold3d", str(fasta), "--out", str(tmp_path / "pdb"))
+    assert code == 2 and "no 3D model is shipped" in err

@@ -10,7 +10,6 @@ from modeling_ssrlm.fold3d.data import (
     StructureDataset,
     collate_structures,
     load_chains,
-    read_fasta,
     save_chains,
 )
 from modeling_ssrlm.fold3d.geometry import aform_helix_frames, frames_to_atoms
@@ -116,11 +115,5 @@ def test_chain_files_fasta_dataset_and_collate(tmp_path):
     assert batch["coords"].shape == (2, 4, len(ATOM_NAMES), 3)
     assert batch["atom_mask"][1, 3].sum() == 0
 
-    fasta = tmp_path / "x.fa"
-    fasta.write_text(">a desc\nACG\nU\n>b\nGG\n")
-    assert read_fasta(fasta) == {"a": "ACGU", "b": "GG"}
-    fasta.write_text("ACGU\n")
-    with pytest.raises(ValueError, match="before the first"):
-        read_fasta(fasta)
     with pytest.raises(FileNotFoundError, match="build_3d_dataset"):
         load_chains(tmp_path / "missing.npz")

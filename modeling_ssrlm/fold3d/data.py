@@ -52,28 +52,6 @@ def load_chains(path: str | Path) -> list[RNAChain]:
     return chains
 
 
-def read_fasta(path: str | Path) -> dict[str, str]:
-    """Records of a FASTA file (id = first word of the header), sequences joined across lines."""
-    records: dict[str, str] = {}
-    name = None
-    for line_number, line in enumerate(Path(path).read_text().splitlines(), start=1):
-        line = line.strip()
-        if not line:
-            continue
-        if line.startswith(">"):
-            name = line[1:].split()[0] if line[1:].strip() else f"record{len(records) + 1}"
-            if name in records:
-                raise ValueError(f"{path}:{line_number}: duplicate FASTA id {name!r}")
-            records[name] = ""
-        elif name is None:
-            raise ValueError(f"{path}:{line_number}: sequence line before the first '>' header")
-        else:
-            records[name] += line
-    if not records:
-        raise ValueError(f"{path}: no FASTA record found")
-    return records
-
-
 class StructureDataset(Dataset):
     """Chains as model inputs: token ids (CLS ... EOS), reference coordinates and atom masks.
 
