@@ -23,6 +23,7 @@ import torch
 from torch import nn
 from safetensors import SafetensorError
 from transformers import PreTrainedModel
+from transformers.dynamic_module_utils import custom_object_save
 from transformers.masking_utils import (
     create_bidirectional_mask,
     find_packed_sequence_indices,
@@ -149,16 +150,24 @@ class SSRLMPreTrainedModel(PreTrainedModel):
             ) from error
 
     def save_pretrained(self, save_directory, *args, **kwargs):
-        """Save as usual; also map ``AutoModel`` to the bare encoder in ``auto_map``.
+        """Save as usual, plus the encoder's code and an ``auto_map`` for it.
 
-        transformers only records the saved class itself, so without this a task model's folder
-        would not load through ``AutoModel`` with ``trust_remote_code=True`` (e.g. for embeddings).
+        Every SSR-LM folder (bare encoder, MLM, pair head, contact head) then loads its encoder with
+        ``AutoModel.from_pretrained(folder, trust_remote_code=True)`` where this package is not
+        installed. transformers itself only records the saved class, and a task model would inherit
+        stale entries from the checkpoint it was fine-tuned from, so the map is rebuilt here; the
+        saved class adds its own entry when it is registered for an Auto class.
         """
-        if self._auto_class is not None:
-            auto_map = dict(getattr(self.config, "auto_map", None) or {})
-            auto_map.setdefault("AutoModel", f"{SSRLMModel.__module__.rsplit('.', 1)[-1]}.SSRLMModel")
-            self.config.auto_map = auto_map
-        return super().save_pretrained(save_directory, *args, **kwargs)
+        encoder = self if isinstance(self, SSRLMModel) else self.model
+        module = type(encoder).__module__.rsplit(".", 1)[-1]
+        self.config.auto_map = {
+            "AutoConfig": f"{module.replace('modeling', 'configuration', 1)}.{type(self.config).__name__}",
+            "AutoModel": f"{module}.{type(encoder).__name__}",
+        }
+        output = super().save_pretrained(save_directory, *args, **kwargs)
+        if kwargs.get("is_main_process", True):
+            custom_object_save(encoder, save_directory)
+        return output
 
 
 def _check_model_type(path, expected: str) -> None:

@@ -104,3 +104,39 @@ def test_mlm_encoder_weights_load_into_the_bare_encoder(saved_mlm, tokenizer):
     batch = tokenizer(SEQUENCES, padding=True, return_tensors="pt")
     with torch.no_grad():
         assert torch.equal(encoder(**batch).last_hidden_state, mlm.model(**batch).last_hidden_state)
+
+
+def test_task_model_folders_load_their_encoder_with_remote_code(tmp_path, tiny_config, tokenizer):
+    """A pair-head folder (class not in transformers' Auto maps) still yields embeddings remotely."""
+    from modeling_ssrlm import SSRLMForPairPrediction
+
+    model = SSRLMForPairPrediction(tiny_config).eval()
+    model.config.auto_map = {"AutoModelForMaskedLM": "modeling_ssrlm.SSRLMForMaskedLM"}  # inherited, stale
+    model.save_pretrained(tmp_path)
+    tokenizer.save_pretrained(tmp_path)
+    assert json.loads((tmp_path / "config.json").read_text())["auto_map"] == {
+        "AutoConfig": "configuration_ssrlm.SSRLMConfig",
+        "AutoModel": "modeling_ssrlm.SSRLMModel",
+    }
+    with torch.no_grad():
+        expected = model.model(**tokenizer(SEQUENCES, padding=True, return_tensors="pt")).last_hidden_state
+    torch.save(expected, tmp_path / "expected.pt")
+    script = textwrap.dedent(
+        f"""
+        import sys
+        sys.modules["modeling_ssrlm"] = None
+        import torch
+        from transformers import AutoModel, AutoTokenizer
+        encoder = AutoModel.from_pretrained({str(tmp_path)!r}, trust_remote_code=True).eval()
+        tokenizer = AutoTokenizer.from_pretrained({str(tmp_path)!r}, trust_remote_code=True)
+        with torch.no_grad():
+            hidden = encoder(**tokenizer({SEQUENCES!r}, padding=True, return_tensors="pt")).last_hidden_state
+        assert torch.equal(hidden, torch.load({str(tmp_path / "expected.pt")!r}))
+        print("encoder-ok")
+        """
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True, timeout=300,
+        env={"HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin", "HF_HOME": str(tmp_path / "hf_home")},
+    )
+    assert "encoder-ok" in result.stdout, result.stdout + result.stderr
