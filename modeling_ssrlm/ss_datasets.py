@@ -65,6 +65,7 @@ from typing import TYPE_CHECKING
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from .sequence_io import SequenceFormatError, read_dbn
 from .structure import StructureError, parse_dot_bracket, read_ct, validate_pairs
 
 if TYPE_CHECKING:
@@ -208,20 +209,17 @@ def _tar_member_text(archive: Path, suffix: str) -> str:
         return tar.extractfile(members[0]).read().decode()
 
 
-def _read_dbn(text: str, where: str) -> Iterator[tuple[str, str, str]]:
-    """Yield ``(header, sequence, structure)`` from FASTA-style three-line dot-bracket records.
+def _read_dbn(source: Path | io.BytesIO, where: str) -> Iterator[tuple[str, str, str]]:
+    """Yield ``(header, sequence, structure)`` of a FASTA-style dot-bracket file or stream.
 
-    Records are read strictly as line triples (blank lines ignored) rather than by looking for
-    ``>``, because ``>`` is also a pseudoknot bracket and may open a structure line.
+    Parsing is :func:`modeling_ssrlm.sequence_io.read_dbn` (strict line triples, since ``>`` is also a
+    pseudoknot bracket); its format errors are re-raised as :class:`SSDataError` naming ``where``.
     """
-    lines = [line.strip() for line in text.splitlines() if line.strip()]
-    if len(lines) % 3:
-        raise SSDataError(f"{where}: {len(lines)} non-blank lines is not a multiple of 3 (header, sequence, structure)")
-    for start in range(0, len(lines), 3):
-        header, sequence, structure = lines[start : start + 3]
-        if not header.startswith(">") or len(sequence) != len(structure):
-            raise SSDataError(f"{where}: malformed record at non-blank line {start + 1} ({header[:40]!r})")
-        yield header[1:].strip(), sequence, structure
+    try:
+        for record in read_dbn(source):
+            yield " ".join(filter(None, (record.id, record.description))), record.sequence, record.structure
+    except SequenceFormatError as error:
+        raise SSDataError(f"{where}: {error}") from None
 
 
 # --------------------------------------------------------------------------- readers
@@ -231,7 +229,7 @@ def read_bprna(data_dir: Path) -> list[SplitBuild]:
     """bpRNA-1m(90) TR0/VL0/TS0 restricted to the IDs present in the 10–100 nt dbn subset."""
     dbn_path, splits_path = _source_path(data_dir, "bprna_dbn"), _source_path(data_dir, "bprna_splits")
     entries = {}
-    for record_id, sequence, structure in _read_dbn(gzip.decompress(dbn_path.read_bytes()).decode(), str(dbn_path)):
+    for record_id, sequence, structure in _read_dbn(dbn_path, str(dbn_path)):
         family = record_id.split("_")[1] if record_id.startswith("bpRNA_") else "bpRNA"
         with _located(f"{dbn_path}:{record_id}"):
             pairs = parse_dot_bracket(structure)
@@ -379,7 +377,7 @@ def read_squarna(data_dir: Path) -> list[SplitBuild]:
     for split, role in (("SRtrain", "train"), ("SRtest", "test"), ("TS1reducedWC", "test")):
         where = f"{archive}:{split}.fas"
         records = []
-        for header, sequence, structure in _read_dbn(_tar_member_text(archive, f"{split}.fas"), where):
+        for header, sequence, structure in _read_dbn(io.BytesIO(_tar_member_text(archive, f"{split}.fas").encode()), where):
             with _located(f"{where}:{header}"):
                 pairs = parse_dot_bracket(structure)
             records.append(_record("_".join(header.split()), sequence, pairs, family="PDB"))
