@@ -33,7 +33,8 @@ run (they stay valid samples of the same masking distribution).
 
 The final model and tokenizer are written with ``save_pretrained`` to ``--output_dir``, so
 ``AutoModelForMaskedLM.from_pretrained(output_dir)`` loads them (after ``import modeling_ssrlm``, or
-with ``trust_remote_code=True``).
+with ``trust_remote_code=True``), with ``pretraining_summary.json`` beside them: the arguments, the
+budget (steps, token slots) and the final metrics, the record that model cards are generated from.
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ import json
 import logging
 import math
 import os
+import shlex
 import sys
 import zlib
 from dataclasses import dataclass, field
@@ -395,6 +397,39 @@ def resolve_checkpoint(value: str | None, output_dir: str) -> str | None:
     return checkpoint
 
 
+def write_summary(
+    trainer: MaskedLMTrainer,
+    model_args: ModelArguments,
+    data_args: DataArguments,
+    train_metrics: dict[str, float],
+    eval_metrics: dict[str, float] | None,
+    argv: list[str] | None,
+) -> None:
+    """Write ``pretraining_summary.json`` to the output folder (main process only)."""
+    args = trainer.args
+    rows_per_step = args.per_device_train_batch_size * args.gradient_accumulation_steps * args.world_size
+    summary = {
+        "model": dataclasses.asdict(model_args),
+        "data": dataclasses.asdict(data_args),
+        "learning_rate": args.learning_rate,
+        "seed": args.seed,
+        "precision": "bf16" if args.bf16 else "fp16" if args.fp16 else "fp32",
+        "processes": args.world_size,
+        "device": args.device.type,
+        "global_steps": trainer.state.global_step,
+        "rows_per_step": rows_per_step,
+        # packed rows have a fixed length; unpacked batches are padded to their longest sequence
+        "token_slots": trainer.state.global_step * rows_per_step * data_args.pack_to_length or None,
+        "train_metrics": train_metrics,
+        "eval_metrics": eval_metrics,
+        "command": shlex.join(["python", "train_mlm.py", *(sys.argv[1:] if argv is None else argv)]),
+    }
+    path = os.path.join(args.output_dir, "pretraining_summary.json")
+    with open(path, "w") as handle:
+        json.dump(summary, handle, indent=2)
+        handle.write("\n")
+
+
 def main(argv: list[str] | None = None) -> MaskedLMTrainer:
     """Parse ``argv`` (default ``sys.argv``), train, save model + tokenizer; returns the trainer."""
     model_args, data_args, training_args = parse_args(argv)
@@ -412,10 +447,13 @@ def main(argv: list[str] | None = None) -> MaskedLMTrainer:
     trainer.log_metrics("train", result.metrics)
     trainer.save_metrics("train", result.metrics)
     trainer.save_state()
+    eval_metrics = None
     if trainer.eval_dataset is not None:
-        metrics = trainer.evaluate()
-        trainer.log_metrics("eval", metrics)
-        trainer.save_metrics("eval", metrics)
+        eval_metrics = trainer.evaluate()
+        trainer.log_metrics("eval", eval_metrics)
+        trainer.save_metrics("eval", eval_metrics)
+    if trainer.is_world_process_zero():
+        write_summary(trainer, model_args, data_args, result.metrics, eval_metrics, argv)
     return trainer
 
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Rebuilds models/ssrlm-8m-ss exactly as shipped: SSM pre-training of ssrlm-8m on a small corpus,
-# three bpRNA TR0 fine-tuning stages (VL0 picks checkpoints, threshold and post-processing), the
-# evaluation against ViennaRNA, the recipe record and the generated model card.
+# Rebuilds the released folders: models/ssrlm-8m (SSM pre-training of ssrlm-8m on a small corpus) and
+# models/ssrlm-8m-ss (three bpRNA TR0 fine-tuning stages from it; VL0 picks checkpoints, threshold and
+# post-processing), the evaluation against ViennaRNA, the recipe records and the generated model cards.
 # Measured on a shared 2-core CPU: about 35 minutes of training in all.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -30,5 +30,6 @@ finetune --init_from runs/ship/ssrlm-8m-ss-bprna-stage2 2e-4 1400 2 runs/ship/ss
 
 python benchmarks/eval_ss.py --model runs/ship/ssrlm-8m-ss-bprna-stage3 --splits bprna/VL0 bprna/TS0 \
   --data-root runs/ss_datasets --out runs/ship/eval_bprna
+python scripts/export_shipped_model.py runs/pretrain_8m_ssm models/ssrlm-8m
 python scripts/export_shipped_model.py runs/ship/ssrlm-8m-ss-bprna-stage3 models/ssrlm-8m-ss \
   --eval runs/ship/eval_bprna/eval.json

@@ -1,19 +1,31 @@
-"""The shipped default model (``models/ssrlm-8m-ss``) loads offline and predicts through the CLI."""
+"""The released folders load offline: the default pair model (``models/ssrlm-8m-ss``, also through the
+CLI) and the pre-trained backbone it was fine-tuned from (``models/ssrlm-8m``)."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
+import pytest
+import torch
 import yaml
-from transformers import AutoModel, AutoTokenizer
+from transformers import AutoModel, AutoModelForMaskedLM, AutoTokenizer
 
-from modeling_ssrlm import AutoModelForPairPrediction, SSRLMForPairPrediction, SSRLMModel, SSRLMTokenizer
+import modeling_ssrlm
+from modeling_ssrlm import (
+    AutoModelForPairPrediction,
+    SSRLMForMaskedLM,
+    SSRLMForPairPrediction,
+    SSRLMModel,
+    SSRLMTokenizer,
+)
 from modeling_ssrlm.cli import default_model_dir, main
 from modeling_ssrlm.structure import parse_dot_bracket
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHIPPED = REPO_ROOT / "models" / "ssrlm-8m-ss"
+BACKBONE = REPO_ROOT / "models" / "ssrlm-8m"
+PACKAGE_DIR = Path(modeling_ssrlm.__file__).parent
 
 
 def test_cli_default_is_the_shipped_folder(monkeypatch):
@@ -50,3 +62,32 @@ def test_predict_command_with_the_default_model(capsys, monkeypatch):
     assert lines[0::3] == [">tRNA-Phe_yeast", ">hairpin", ">5S_fragment"]
     for sequence, structure in zip(lines[1::3], lines[2::3]):
         assert len(sequence) == len(structure)
+
+
+def test_backbone_folder_is_the_pre_trained_mlm_with_a_generated_card(monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    card = (BACKBONE / "README.md").read_text()
+    front_matter = yaml.safe_load(card.split("---")[1])
+    assert front_matter["pipeline_tag"] == "fill-mask" and front_matter["library_name"] == "transformers"
+    recipe = json.loads((BACKBONE / "recipe.json").read_text())
+    assert recipe["masking"] == "ssm" and recipe["tokens"] == recipe["steps"] * 2 * 1024
+    assert recipe["command"] in card  # the card is generated from the recipe
+    model = AutoModelForMaskedLM.from_pretrained(BACKBONE).eval()
+    assert isinstance(model, SSRLMForMaskedLM) and model.num_parameters() == 7_971_552
+    tokenizer = AutoTokenizer.from_pretrained(BACKBONE)
+    with torch.no_grad():
+        logits = model(**tokenizer(["GGGGAAACCCC"], return_tensors="pt")).logits
+    assert logits.shape == (1, 13, 9) and torch.isfinite(logits).all()
+
+
+def test_backbone_is_the_base_of_the_shipped_pair_model():
+    assert json.loads((SHIPPED / "recipe.json").read_text())["pre_training"]["folder"] == json.loads(
+        (BACKBONE / "recipe.json").read_text()
+    )["folder"]
+
+
+@pytest.mark.parametrize("folder", [SHIPPED, BACKBONE], ids=lambda folder: folder.name)
+def test_released_folders_carry_the_current_model_code(folder):
+    """``trust_remote_code`` runs the copies in the folder: they must equal the package's sources."""
+    for name in ("configuration_ssrlm.py", "modeling_ssrlm.py", "tokenization_ssrlm.py"):
+        assert (folder / name).read_text() == (PACKAGE_DIR / name).read_text(), f"{folder.name}/{name} is stale"

@@ -263,6 +263,14 @@ def test_pretraining_end_to_end(corpus, tmp_path):
         assert torch.equal(tensor, reloaded.state_dict()[name]), name
     assert AutoTokenizer.from_pretrained(output_dir)("ACGU")["input_ids"] == [2, 5, 6, 7, 8, 3]
 
+    summary = json.loads((output_dir / "pretraining_summary.json").read_text())
+    assert summary["data"]["masking"] == "ssm" and summary["model"]["config_overrides"] == TINY_MODEL
+    assert (summary["global_steps"], summary["rows_per_step"]) == (20, 2)
+    assert summary["token_slots"] == 20 * 2 * ROW_LENGTH
+    assert summary["learning_rate"] == 1e-2 and summary["precision"] == "fp32"
+    assert summary["eval_metrics"]["eval_loss"] == evaluation[-1]["eval_loss"]
+    assert summary["command"].startswith("python train_mlm.py --dataset_dir ")
+
 
 def _digest(batch: dict[str, torch.Tensor]) -> str:
     keys = ("input_ids", "labels", "position_ids")
@@ -364,4 +372,6 @@ def test_accelerate_deepspeed_zero2_on_two_cpu_processes(corpus, tmp_path):
     assert "Total train batch size (w. parallel, distributed & accumulation) = 4" in output, output
     state = json.loads((output_dir / "trainer_state.json").read_text())
     assert [entry["step"] for entry in state["log_history"] if "loss" in entry] == [1, 2, 3], output
+    summary = json.loads((output_dir / "pretraining_summary.json").read_text())
+    assert (summary["processes"], summary["rows_per_step"], summary["token_slots"]) == (2, 4, 3 * 4 * ROW_LENGTH)
     assert isinstance(AutoModelForMaskedLM.from_pretrained(output_dir), SSRLMForMaskedLM)

@@ -1,0 +1,133 @@
+"""Nucleotide tokenizer for SSR-LM.
+
+One token per nucleotide over the DNA alphabet ``A C G T`` plus five special tokens. RNA input is
+accepted as is: ``U`` is read as ``T`` and lower case as upper case, so the same model serves RNA and
+DNA sequences. IUPAC ambiguity codes (``R Y S W K M B D H V N``) become the unknown token ``[UNK]``
+(written back as ``N`` when decoding). Any other character is a user error and raises ``ValueError``
+naming the character and its position: silently mapping e.g. a gap ``-`` or a digit to ``[UNK]`` would
+shift every downstream base-pair index.
+
+Validation and normalisation live in :func:`normalize_sequence`, the single place in the package that
+knows the alphabet; the Rust ``tokenizers`` pipeline then only splits characters and maps them to ids.
+"""
+
+from __future__ import annotations
+
+import re
+
+from tokenizers import Regex, Tokenizer, decoders, pre_tokenizers, processors
+from tokenizers.models import WordLevel
+from transformers import PreTrainedTokenizerFast
+
+NUCLEOTIDES = "ACGT"
+IUPAC_AMBIGUITY_CODES = "RYSWKMBDHVN"
+SPECIAL_TOKENS = ("[PAD]", "[MASK]", "[CLS]", "[EOS]", "[UNK]")
+VOCAB: dict[str, int] = {token: index for index, token in enumerate(SPECIAL_TOKENS + tuple(NUCLEOTIDES))}
+
+_TRANSLATION = str.maketrans({"U": "T", **{code: "N" for code in IUPAC_AMBIGUITY_CODES}})
+_INVALID = re.compile(f"[^{NUCLEOTIDES}U{IUPAC_AMBIGUITY_CODES}]")
+_WHITESPACE = re.compile(r"\s+")
+
+
+def normalize_sequence(sequence: str) -> str:
+    """Return ``sequence`` in the model alphabet: upper case, ``U`` → ``T``, IUPAC codes → ``N``.
+
+    Whitespace (line breaks from pasted FASTA, spaces) is removed. Raises ``ValueError`` naming the
+    first offending character and its 0-based position (counted after whitespace removal) for any
+    other character, e.g. alignment gaps or digits.
+    """
+    if not isinstance(sequence, str):
+        raise TypeError(f"expected a nucleotide string, got {type(sequence).__name__}")
+    cleaned = _WHITESPACE.sub("", sequence).upper()
+    bad = _INVALID.search(cleaned)
+    if bad is not None:
+        raise ValueError(
+            f"invalid character {bad.group()!r} at position {bad.start()} of the sequence; "
+            f"allowed: {NUCLEOTIDES}, U and the IUPAC codes {IUPAC_AMBIGUITY_CODES} (any case)"
+        )
+    return cleaned.translate(_TRANSLATION)
+
+
+class SSRLMTokenizer(PreTrainedTokenizerFast):
+    """Fast single-nucleotide tokenizer (``[CLS] x_1 … x_L [EOS]``), constructible without any file.
+
+    Example::
+
+        >>> tok = SSRLMTokenizer()
+        >>> tok("ACGU")["input_ids"]
+        [2, 5, 6, 7, 8, 3]
+    """
+
+    vocab_files_names = {"tokenizer_file": "tokenizer.json"}
+    model_input_names = ["input_ids", "attention_mask"]
+
+    def __init__(
+        self,
+        vocab: dict[str, int] | None = None,
+        pad_token: str = "[PAD]",
+        mask_token: str = "[MASK]",
+        cls_token: str = "[CLS]",
+        eos_token: str = "[EOS]",
+        unk_token: str = "[UNK]",
+        **kwargs,
+    ):
+        vocab = dict(VOCAB if vocab is None else vocab)
+        pad_token, mask_token, cls_token, eos_token, unk_token = map(
+            str, (pad_token, mask_token, cls_token, eos_token, unk_token)
+        )
+        # The backend is always rebuilt from the vocabulary: drop what from_pretrained passes back in.
+        for derived in ("tokenizer_object", "tokenizer_file", "bos_token"):
+            kwargs.pop(derived, None)
+        backend = Tokenizer(WordLevel(vocab, unk_token=unk_token))
+        backend.pre_tokenizer = pre_tokenizers.Split(Regex("."), behavior="isolated")
+        backend.decoder = decoders.Sequence([decoders.Replace(unk_token, "N"), decoders.Fuse()])
+        backend.post_processor = processors.TemplateProcessing(
+            single=f"{cls_token} $A {eos_token}",
+            pair=f"{cls_token} $A {eos_token} $B {eos_token}",
+            special_tokens=[(cls_token, vocab[cls_token]), (eos_token, vocab[eos_token])],
+        )
+        self._tokenizer = backend
+        super().__init__(
+            tokenizer_object=backend,
+            pad_token=pad_token,
+            mask_token=mask_token,
+            cls_token=cls_token,
+            bos_token=cls_token,
+            eos_token=eos_token,
+            unk_token=unk_token,
+            **kwargs,
+        )
+
+    def _encode_plus(self, text, text_pair=None, is_split_into_words: bool = False, **kwargs):
+        """Validate and normalise every sequence before handing it to the Rust tokenizer."""
+        if not is_split_into_words:
+            text = _normalize_input(text)
+            text_pair = _normalize_input(text_pair)
+        return super()._encode_plus(text, text_pair=text_pair, is_split_into_words=is_split_into_words, **kwargs)
+
+    def _decode(self, token_ids, skip_special_tokens: bool = False, **kwargs) -> str:
+        """Decode to a nucleotide string; ``[UNK]`` is a base (``N``), so it survives ``skip_special_tokens``."""
+        if skip_special_tokens:
+            if isinstance(token_ids, int):
+                token_ids = [token_ids]
+            structural = set(self.all_special_ids) - {self.unk_token_id}
+            token_ids = [token_id for token_id in token_ids if token_id not in structural]
+        return super()._decode(token_ids, skip_special_tokens=False, **kwargs)
+
+
+def _normalize_input(text):
+    """Apply :func:`normalize_sequence` to a sequence or a batch of sequences (``None`` passes through)."""
+    if text is None:
+        return None
+    if isinstance(text, str):
+        return normalize_sequence(text)
+    normalized = []
+    for index, sequence in enumerate(text):
+        try:
+            normalized.append(normalize_sequence(sequence))
+        except ValueError as error:
+            raise ValueError(f"sequence {index} of the batch: {error}") from None
+    return normalized
+
+
+__all__ = ["SSRLMTokenizer", "normalize_sequence", "VOCAB"]
