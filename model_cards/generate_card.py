@@ -422,12 +422,12 @@ def limitation_notes(facts: ModelFacts, recipe: dict[str, Any], tables: Sequence
     return notes
 
 
-def remote_code_auto_class(facts: ModelFacts) -> str | None:
-    """The Auto class that ``auto_map`` maps to this architecture (for ``trust_remote_code``), if any."""
+def remote_code_entry(facts: ModelFacts) -> tuple[str, str] | tuple[None, None]:
+    """The ``auto_map`` entry (Auto class, ``module.Class``) of this architecture, for loading without the package."""
     for auto_class, target in (facts.config.get("auto_map") or {}).items():
         if str(target).endswith("." + facts.architecture):
-            return auto_class
-    return None
+            return auto_class, str(target)
+    return None, None
 
 
 def render_card(
@@ -448,6 +448,7 @@ def render_card(
     facts = read_model_facts(model_dir)
     tables = [read_eval_table(path) for path in eval_paths]
     architecture = ARCHITECTURES[facts.architecture]
+    remote_code_class, remote_code_target = remote_code_entry(facts)
     template = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(TEMPLATE_FILE.parent)),
         undefined=jinja2.StrictUndefined,
@@ -465,7 +466,8 @@ def render_card(
         loader_module=architecture.loader_module,
         loader_class=architecture.loader_class,
         description=architecture.description,
-        remote_code_class=remote_code_auto_class(facts),
+        remote_code_class=remote_code_class,
+        remote_code_target=remote_code_target,
         details=model_details(facts),
         recipe=recipe_rows(recipe, base_model),
         command=recipe.get("command"),

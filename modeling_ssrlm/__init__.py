@@ -4,8 +4,8 @@ Importing this package registers the ``ssrlm`` model type with transformers' Aut
 (``AutoConfig``, ``AutoModel``, ``AutoModelForMaskedLM``, ``AutoTokenizer``; the pair-prediction head
 with this package's :class:`AutoModelForPairPrediction`, since transformers has no Auto class for an
 ``L × L`` output; the 3D model ``ssrlm_structure`` with ``AutoConfig``/``AutoModel``), and marks the
-encoder, MLM and tokenizer classes for ``auto_map`` so that their saved folders also load with
-``trust_remote_code=True`` where this package is not installed.
+encoder, MLM, pair-prediction and tokenizer classes for ``auto_map`` so that their saved folders also
+load with ``trust_remote_code=True`` where this package is not installed.
 """
 
 from transformers import AutoConfig, AutoModel, AutoModelForMaskedLM, AutoTokenizer
@@ -32,6 +32,8 @@ def _register_auto_classes() -> None:
     SSRLMForMaskedLM.register_for_auto_class("AutoModelForMaskedLM")
     SSRLMTokenizer.register_for_auto_class("AutoTokenizer")
     AutoModelForPairPrediction.register(SSRLMConfig, SSRLMForPairPrediction, exist_ok=True)
+    # ``register_for_auto_class`` accepts only transformers' own Auto classes; this is what it sets.
+    SSRLMForPairPrediction._auto_class = AutoModelForPairPrediction.__name__
     AutoConfig.register(SSRLMStructureConfig.model_type, SSRLMStructureConfig, exist_ok=True)
     AutoModel.register(SSRLMStructureConfig, SSRLMForStructurePrediction, exist_ok=True)
 

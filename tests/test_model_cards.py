@@ -216,6 +216,7 @@ def test_pair_card_loading_and_remote_code(mlm_dir, pair_dir):
     pair = section(split_card(generate_card.render_card(pair_dir, repo_id="user/ssrlm-tiny-ss"))[1], "How to load")
     assert "from modeling_ssrlm.modeling_ssrlm_pair import SSRLMForPairPrediction" in pair
     assert "hf download user/ssrlm-tiny-ss --local-dir ssrlm-tiny-ss\nssrlm predict --model ssrlm-tiny-ss" in pair
+    assert 'get_class_from_dynamic_module("modeling_ssrlm_pair.SSRLMForPairPrediction", "user/ssrlm-tiny-ss")' in pair
     mlm = section(split_card(generate_card.render_card(mlm_dir))[1], "How to load")
     assert 'AutoModelForMaskedLM.from_pretrained("ssrlm-tiny-mlm", trust_remote_code=True)' in mlm
 

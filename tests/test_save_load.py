@@ -106,8 +106,9 @@ def test_mlm_encoder_weights_load_into_the_bare_encoder(saved_mlm, tokenizer):
         assert torch.equal(encoder(**batch).last_hidden_state, mlm.model(**batch).last_hidden_state)
 
 
-def test_task_model_folders_load_their_encoder_with_remote_code(tmp_path, tiny_config, tokenizer):
-    """A pair-head folder (class not in transformers' Auto maps) still yields embeddings remotely."""
+def test_pair_model_folders_load_with_remote_code(tmp_path, tiny_config, tokenizer):
+    """A pair-head folder loads without the package: its encoder through ``AutoModel`` and the whole
+    model through the class its ``auto_map`` names (transformers has no Auto class for L × L maps)."""
     from modeling_ssrlm import SSRLMForPairPrediction
 
     model = SSRLMForPairPrediction(tiny_config).eval()
@@ -117,26 +118,35 @@ def test_task_model_folders_load_their_encoder_with_remote_code(tmp_path, tiny_c
     assert json.loads((tmp_path / "config.json").read_text())["auto_map"] == {
         "AutoConfig": "configuration_ssrlm.SSRLMConfig",
         "AutoModel": "modeling_ssrlm.SSRLMModel",
+        "AutoModelForPairPrediction": "modeling_ssrlm_pair.SSRLMForPairPrediction",
     }
     with torch.no_grad():
         expected = model.model(**tokenizer(SEQUENCES, padding=True, return_tensors="pt")).last_hidden_state
     torch.save(expected, tmp_path / "expected.pt")
+    torch.save(torch.from_numpy(model.predict(SEQUENCES[:1])[0].probabilities), tmp_path / "probabilities.pt")
     script = textwrap.dedent(
         f"""
         import sys
         sys.modules["modeling_ssrlm"] = None
         import torch
         from transformers import AutoModel, AutoTokenizer
+        from transformers.dynamic_module_utils import get_class_from_dynamic_module
         encoder = AutoModel.from_pretrained({str(tmp_path)!r}, trust_remote_code=True).eval()
         tokenizer = AutoTokenizer.from_pretrained({str(tmp_path)!r}, trust_remote_code=True)
         with torch.no_grad():
             hidden = encoder(**tokenizer({SEQUENCES!r}, padding=True, return_tensors="pt")).last_hidden_state
         assert torch.equal(hidden, torch.load({str(tmp_path / "expected.pt")!r}))
-        print("encoder-ok")
+        model_class = get_class_from_dynamic_module("modeling_ssrlm_pair.SSRLMForPairPrediction", {str(tmp_path)!r})
+        assert model_class.__module__.startswith("transformers_modules"), model_class.__module__
+        model = model_class.from_pretrained({str(tmp_path)!r}).eval()
+        probabilities = torch.from_numpy(model.predict({SEQUENCES[:1]!r})[0].probabilities)
+        difference = (probabilities - torch.load({str(tmp_path / "probabilities.pt")!r})).abs().max().item()
+        assert difference < 1e-6, difference
+        print("encoder-ok pair-ok")
         """
     )
     result = subprocess.run(
         [sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True, timeout=300,
         env={"HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin", "HF_HOME": str(tmp_path / "hf_home")},
     )
-    assert "encoder-ok" in result.stdout, result.stdout + result.stderr
+    assert "encoder-ok pair-ok" in result.stdout, result.stdout + result.stderr
