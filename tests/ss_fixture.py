@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
-from types import ModuleType
 
 from modeling_ssrlm.ss_datasets import SplitBuild, SSRecord, check_counts, write_build
 
@@ -28,13 +25,3 @@ def write_tiny_ss_datasets(root: Path) -> Path:
     ]
     write_build(builds, root, "test fixture", check_counts(builds, {}))
     return root
-
-
-def load_script(relative_path: str) -> ModuleType:
-    """Import a repository script (not part of the package) as a module."""
-    path = REPO_ROOT / relative_path
-    spec = importlib.util.spec_from_file_location(path.stem, path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module

@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
-from ss_fixture import load_script, write_tiny_ss_datasets
+from script_loader import load_script
+from ss_fixture import write_tiny_ss_datasets
 
 from modeling_ssrlm.configuration_ssrlm import SSRLMConfig
 from modeling_ssrlm.modeling_ssrlm import SSRLMForMaskedLM

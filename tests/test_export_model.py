@@ -13,7 +13,8 @@ import numpy as np
 import pytest
 import torch
 import yaml
-from ss_fixture import load_script, write_tiny_ss_datasets
+from script_loader import load_script
+from ss_fixture import write_tiny_ss_datasets
 from transformers import AutoModelForMaskedLM
 
 from modeling_ssrlm import SSRLMForMaskedLM, SSRLMForPairPrediction

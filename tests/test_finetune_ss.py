@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
-from ss_fixture import load_script, write_tiny_ss_datasets
+from script_loader import load_script
+from ss_fixture import write_tiny_ss_datasets
 
 from modeling_ssrlm.modeling_ssrlm_pair import DEFAULT_THRESHOLD_GRID, SSRLMForPairPrediction
 from modeling_ssrlm.tokenization_ssrlm import SSRLMTokenizer

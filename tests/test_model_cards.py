@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
 import re
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
+from script_loader import load_script
 
 from modeling_ssrlm.configuration_ssrlm import SSRLMConfig
 from modeling_ssrlm.modeling_ssrlm import SSRLMForMaskedLM, SSRLMModel
@@ -18,10 +17,7 @@ from modeling_ssrlm.modeling_ssrlm_pair import SSRLMForPairPrediction
 from modeling_ssrlm.tokenization_ssrlm import SSRLMTokenizer
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-_spec = importlib.util.spec_from_file_location("generate_card", REPO_ROOT / "model_cards" / "generate_card.py")
-generate_card = importlib.util.module_from_spec(_spec)
-sys.modules[_spec.name] = generate_card  # dataclasses look their module up there
-_spec.loader.exec_module(generate_card)
+generate_card = load_script("model_cards/generate_card.py")
 
 # Hand count for hidden 32, 1 layer, 2 heads, intermediate 64, vocabulary 9:
 # embeddings 9·32 + attention 4·32·32 + SwiGLU 3·32·64 + 3 RMSNorms 3·32 + MLM head 32·9.

@@ -3,24 +3,19 @@
 from __future__ import annotations
 
 import gzip
-import importlib.util
 import json
 import random
-import sys
 from pathlib import Path
 
 import datasets
 import pyarrow.parquet as pq
 import pytest
+from script_loader import load_script
 
 from modeling_ssrlm.folding import ViennaRNABackend
 from modeling_ssrlm.structure import parse_dot_bracket
 
-SCRIPT = Path(__file__).resolve().parents[1] / "data_scripts" / "prepare_pretraining.py"
-_spec = importlib.util.spec_from_file_location("prepare_pretraining", SCRIPT)
-prepare = importlib.util.module_from_spec(_spec)
-sys.modules[_spec.name] = prepare  # dataclasses look the module up while it executes
-_spec.loader.exec_module(prepare)
+prepare = load_script("data_scripts/prepare_pretraining.py")
 
 _rng = random.Random(11)
 

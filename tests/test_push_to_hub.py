@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import subprocess
 import sys
@@ -12,6 +11,7 @@ from types import SimpleNamespace
 import huggingface_hub
 import pytest
 import torch
+from script_loader import load_script
 from transformers import AutoModelForMaskedLM, AutoTokenizer
 
 from modeling_ssrlm.configuration_ssrlm import SSRLMConfig
@@ -21,10 +21,7 @@ from modeling_ssrlm.tokenization_ssrlm import SSRLMTokenizer
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = REPO_ROOT / "scripts" / "push_to_hub.py"
-_spec = importlib.util.spec_from_file_location("push_to_hub", SCRIPT)
-push_to_hub = importlib.util.module_from_spec(_spec)
-sys.modules[_spec.name] = push_to_hub
-_spec.loader.exec_module(push_to_hub)
+push_to_hub = load_script("scripts/push_to_hub.py")
 
 RECIPE = {"task": "mlm", "masking": "ssm", "datasets": ["rfam-14.9-seed"], "steps": 3}
 

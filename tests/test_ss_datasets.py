@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import csv
 import gzip
-import importlib.util
 import io
 import json
 import tarfile
@@ -19,6 +18,7 @@ import datasets
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from script_loader import load_script
 
 from modeling_ssrlm.ss_datasets import (
     EXPECTED_COUNTS,
@@ -39,14 +39,6 @@ from modeling_ssrlm.ss_datasets import (
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
-
-
-def _load_script():
-    path = REPO_ROOT / "data_scripts" / "build_ss_datasets.py"
-    spec = importlib.util.spec_from_file_location("build_ss_datasets", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 # --------------------------------------------------------------------------- fixture writers
@@ -379,7 +371,7 @@ def test_leakage_report_with_mmseqs(data_dir):
 
 
 def test_cli_builds_and_writes_fasta(data_dir, tmp_path, capsys):
-    script = _load_script()
+    script = load_script("data_scripts/build_ss_datasets.py")
     out = tmp_path / "cli_out"
     args = ["--data-dir", str(data_dir), "--out", str(out), "--skip-leakage", "--write-fasta"]
     assert script.main(args) == 0
@@ -391,7 +383,7 @@ def test_cli_builds_and_writes_fasta(data_dir, tmp_path, capsys):
 
 
 def test_cli_bad_input_exits_2_with_one_line(tmp_path, capsys):
-    script = _load_script()
+    script = load_script("data_scripts/build_ss_datasets.py")
     assert script.main(["--data-dir", str(tmp_path), "--out", str(tmp_path / "o"), "--sources", "squarna"]) == 2
     error = capsys.readouterr().err
     assert error.startswith("error: missing source file") and error.count("\n") == 1

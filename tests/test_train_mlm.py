@@ -7,7 +7,6 @@ A tiny corpus (48 random sequences, half of them ncRNA folded by ViennaRNA) is b
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import json
 import os
 import subprocess
@@ -21,6 +20,7 @@ import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from script_loader import load_script
 from transformers import AutoModelForMaskedLM, AutoTokenizer, TrainerCallback
 
 import modeling_ssrlm  # noqa: F401  (registers the Auto classes)
@@ -35,17 +35,8 @@ TINY_MODEL = "hidden_size=32,num_hidden_layers=2,num_attention_heads=2,intermedi
 ROW_LENGTH = 128
 
 
-def _load_script(name: str, path: Path):
-    """Import a script by path (registered in ``sys.modules`` so dataclasses resolve their types)."""
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-train_mlm = _load_script("train_mlm", REPO_ROOT / "train_mlm.py")
-prepare_pretraining = _load_script("prepare_pretraining", REPO_ROOT / "data_scripts" / "prepare_pretraining.py")
+train_mlm = load_script("train_mlm.py")
+prepare_pretraining = load_script("data_scripts/prepare_pretraining.py")
 
 
 @pytest.fixture(autouse=True)
