@@ -20,13 +20,15 @@ import shutil
 import sys
 from pathlib import Path
 
+from transformers import AutoModelForMaskedLM
+
+from modeling_ssrlm import SSRLMForPairPrediction, SSRLMTokenizer
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO_ROOT / "model_cards"))
+if str(REPO_ROOT) not in sys.path:  # run as a script from a checkout (as scripts/push_to_hub.py does)
+    sys.path.insert(0, str(REPO_ROOT))
 
-from generate_card import write_card  # noqa: E402
-from transformers import AutoModelForMaskedLM  # noqa: E402
-
-from modeling_ssrlm import SSRLMForPairPrediction, SSRLMTokenizer  # noqa: E402
+from model_cards.generate_card import write_card  # noqa: E402
 
 PRETRAINING_SUMMARY, FINETUNE_SUMMARY = "pretraining_summary.json", "finetune_summary.json"
 

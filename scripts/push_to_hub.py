@@ -35,7 +35,6 @@ if str(REPO_ROOT) not in sys.path:  # run as a script from a checkout
 
 from model_cards.generate_card import (  # noqa: E402
     ARCHITECTURES,
-    CardError,
     add_card_arguments,
     read_model_facts,
     write_card,
