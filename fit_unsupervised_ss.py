@@ -22,15 +22,15 @@ import sys
 from dataclasses import asdict
 from pathlib import Path
 
-from modeling_ssrlm.modeling_ssrlm_pair import choose_threshold
-from modeling_ssrlm.ss_datasets import load_ss_split
+from modeling_ssrlm.training.thresholds import choose_threshold
+from modeling_ssrlm.data.ss_datasets import load_ss_split
 from modeling_ssrlm.tokenization_ssrlm import SSRLMTokenizer
-from modeling_ssrlm.unsupervised import (
+from modeling_ssrlm.modeling_ssrlm_contact import (
     DEFAULT_L1_LAMBDA,
     DEFAULT_MIN_SEPARATION,
     SSRLMForContactRegression,
-    fit_contact_regression,
 )
+from modeling_ssrlm.training.contact_regression import fit_contact_regression
 
 REPO_ROOT = Path(__file__).resolve().parent
 

@@ -118,7 +118,7 @@ def run_predict(args: argparse.Namespace) -> int:
     """Predict every FASTA record; write ``<id>.pdb`` with pLDDT in the B-factor column."""
     from modeling_ssrlm.fold3d import SSRLMForStructurePrediction
     from modeling_ssrlm.fold3d.inference import write_predicted_structures
-    from modeling_ssrlm.sequence_io import read_fasta
+    from modeling_ssrlm.io.sequences import read_fasta
     from modeling_ssrlm.tokenization_ssrlm import normalize_sequence
 
     records = []
@@ -152,7 +152,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
     from modeling_ssrlm.fold3d.data import load_chains
     from modeling_ssrlm.fold3d.lddt import lddt
     from modeling_ssrlm.fold3d.pdb_io import read_plddt, read_rna_chains, read_structure_text
-    from modeling_ssrlm.sequence_io import record_file_name
+    from modeling_ssrlm.io.sequences import record_file_name
 
     references = load_chains(args.chains)
     rows = []

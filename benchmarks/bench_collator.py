@@ -1,6 +1,6 @@
 """Throughput of ``DataCollatorForSSM`` on CPU (one process) for a realistic pre-training mix.
 
-Samples alternate 1:1 between ncRNA and non-ncRNA, as :func:`modeling_ssrlm.pretraining_data.mix_ncrna`
+Samples alternate 1:1 between ncRNA and non-ncRNA, as :func:`modeling_ssrlm.data.corpus.mix_ncrna`
 produces them: real Rfam 14.9 seed sequences (``rfam/rfam14.9_seed_ungapped.fa.gz``) each with a
 *random* balanced dot-bracket of its length (nested helices of 3-8 bp; what the collator costs does
 not depend on whether a structure came from a folding program, so none is run here), and real
@@ -30,7 +30,7 @@ import numpy as np
 import torch
 import transformers
 
-from modeling_ssrlm.data_collator import MASK_STRATEGY_IDS, DataCollatorForSSM
+from modeling_ssrlm.data.mlm_collator import MASK_STRATEGY_IDS, DataCollatorForSSM
 from modeling_ssrlm.tokenization_ssrlm import SSRLMTokenizer
 
 DEFAULT_DATA_DIR = Path(__file__).resolve().parents[2] / "shared" / "data"

@@ -2,7 +2,7 @@
 """Folding throughput of the corpus pipeline: sequences per second with 1 and 2 worker processes.
 
 Folds a fixed random sample of Rfam 14.9 seed sequences (``--num-sequences``, seeded) through
-:func:`modeling_ssrlm.folding.fold_many`, the code path of ``data_scripts/prepare_pretraining.py``,
+:func:`modeling_ssrlm.data.labelling.fold_many`, the code path of ``data_scripts/prepare_pretraining.py``,
 once per worker count. The wall time includes starting the process pool. Prints a markdown table
 and writes the figures to ``benchmarks/results/folding.json``.
 
@@ -26,8 +26,8 @@ import sys
 import time
 from pathlib import Path
 
-from modeling_ssrlm.folding import available_folding_backends, fold_many, get_folding_backend
-from modeling_ssrlm.sequence_io import read_sequence_file
+from modeling_ssrlm.data.labelling import available_folding_backends, fold_many, get_folding_backend
+from modeling_ssrlm.io.sequences import read_sequence_file
 from modeling_ssrlm.tokenization_ssrlm import normalize_sequence
 
 REPO_ROOT = Path(__file__).resolve().parents[1]

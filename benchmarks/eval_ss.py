@@ -3,7 +3,7 @@
 
 For each split, the model (``SSRLMForPairPrediction`` or ``SSRLMForContactRegression`` folder; the
 class is read from ``config.json``'s ``architectures``) and ViennaRNA run on the same sequences in
-the same process, and both are scored with :func:`modeling_ssrlm.metrics.score_structures`:
+the same process, and both are scored with :func:`modeling_ssrlm.evaluation.metrics.score_structures`:
 
 * precision, recall, F1 (strict; per-sequence means, the headline), F1 (±1 shift-tolerant), AUPRC;
 * F1 by pair type (Watson–Crick, wobble, non-canonical) and by length bin;
@@ -48,12 +48,13 @@ if str(REPO_ROOT) not in sys.path:  # run as a script from a checkout
     sys.path.insert(0, str(REPO_ROOT))
 
 from modeling_ssrlm.configuration_ssrlm import SSRLMConfig  # noqa: E402
-from modeling_ssrlm.folding import get_folding_backend  # noqa: E402
-from modeling_ssrlm.metrics import score_structures  # noqa: E402
+from modeling_ssrlm.data.labelling import get_folding_backend  # noqa: E402
+from modeling_ssrlm.evaluation.metrics import score_structures  # noqa: E402
 from modeling_ssrlm.modeling_ssrlm_pair import SSRLMForPairPrediction  # noqa: E402
-from modeling_ssrlm.ss_datasets import load_ss_split  # noqa: E402
-from modeling_ssrlm.structure import parse_dot_bracket  # noqa: E402
-from modeling_ssrlm.unsupervised import SSRLMForContactRegression, precision_at_l  # noqa: E402
+from modeling_ssrlm.data.ss_datasets import load_ss_split  # noqa: E402
+from modeling_ssrlm.secondary_structure import parse_dot_bracket  # noqa: E402
+from modeling_ssrlm.evaluation.metrics import precision_at_l  # noqa: E402
+from modeling_ssrlm.modeling_ssrlm_contact import SSRLMForContactRegression  # noqa: E402
 
 MODEL_CLASSES = {cls.__name__: cls for cls in (SSRLMForPairPrediction, SSRLMForContactRegression)}
 VIENNA = "ViennaRNA (RNAfold MFE)"

@@ -191,7 +191,7 @@ def collect(sources: list[Source], args: argparse.Namespace,
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    from modeling_ssrlm import mmseqs
+    from modeling_ssrlm.io import mmseqs
 
     sources = [s for s in default_sources(args.data_dir) if s.role == "test" or not args.no_default_train]
     sources += [Source(path, "", "train", path.name) for path in args.structures]

@@ -2,7 +2,7 @@
 """Build the secondary-structure benchmark splits as parquet, check their sizes and report leakage.
 
 One command turns the shared data directory into ``OUT/data/<dataset>/<split>.parquet`` plus
-``OUT/manifest.json`` and ``OUT/counts.md`` (see :mod:`modeling_ssrlm.ss_datasets` for the layout,
+``OUT/manifest.json`` and ``OUT/counts.md`` (see :mod:`modeling_ssrlm.data.ss_datasets` for the layout,
 the columns and every per-source decision). Unless ``--skip-leakage`` is given, every
 (training split, test split) pair is checked for exact-sequence and ≥ 80 %-identity overlaps
 with MMseqs2 and written to ``OUT/leakage.json`` / ``OUT/leakage.md``. ``--write-fasta`` also
@@ -23,8 +23,8 @@ import sys
 import time
 from pathlib import Path
 
-from modeling_ssrlm.mmseqs import MMseqsError
-from modeling_ssrlm.ss_datasets import (
+from modeling_ssrlm.io.mmseqs import MMseqsError
+from modeling_ssrlm.data.ss_datasets import (
     READERS,
     SSDataError,
     build_splits,

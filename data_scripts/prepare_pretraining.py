@@ -60,9 +60,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from tqdm import tqdm
 
-from modeling_ssrlm.folding import FoldingBackend, available_folding_backends, fold_many, get_folding_backend
-from modeling_ssrlm.mmseqs import MMseqsError, cluster, similar_to
-from modeling_ssrlm.sequence_io import SequenceRecord, read_sequence_file
+from modeling_ssrlm.data.labelling import FoldingBackend, available_folding_backends, fold_many, get_folding_backend
+from modeling_ssrlm.io.mmseqs import MMseqsError, cluster, similar_to
+from modeling_ssrlm.io.sequences import SequenceRecord, read_sequence_file
 from modeling_ssrlm.tokenization_ssrlm import IUPAC_AMBIGUITY_CODES, NUCLEOTIDES, normalize_sequence
 
 SHARD_SCHEMA = pa.schema(

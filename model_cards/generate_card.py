@@ -86,7 +86,7 @@ ARCHITECTURES: dict[str, Architecture] = {
         "an SSR-LM encoder with a supervised base-pair head (pair features and a 2D ResNet giving L × L pair logits)",
     ),
     "SSRLMForContactRegression": Architecture(
-        "pair", "token-classification", _PAIR_TAGS, "modeling_ssrlm.unsupervised.SSRLMForContactRegression",
+        "pair", "token-classification", _PAIR_TAGS, "modeling_ssrlm.modeling_ssrlm_contact.SSRLMForContactRegression",
         "a frozen SSR-LM encoder with a logistic regression over its attention maps (unsupervised base pairs)",
     ),
 }

@@ -11,12 +11,12 @@ load with ``trust_remote_code=True`` where this package is not installed.
 from transformers import AutoConfig, AutoModel, AutoModelForMaskedLM, AutoTokenizer
 
 from .configuration_ssrlm import PRESETS, SSRLMConfig
-from .data_collator import DataCollatorForSSM
-from .fold3d import SSRLMForStructurePrediction, SSRLMStructureConfig
+from .fold3d.configuration_fold3d import SSRLMStructureConfig
+from .fold3d.modeling_fold3d import SSRLMForStructurePrediction
 from .modeling_ssrlm import SSRLMForMaskedLM, SSRLMModel, SSRLMPreTrainedModel
 from .modeling_ssrlm_pair import AutoModelForPairPrediction, SSRLMForPairPrediction
 from .tokenization_ssrlm import SSRLMTokenizer, normalize_sequence
-from .unsupervised import SSRLMForContactRegression
+from .modeling_ssrlm_contact import SSRLMForContactRegression
 
 __version__ = "0.1.0"
 
@@ -39,6 +39,15 @@ def _register_auto_classes() -> None:
 
 
 _register_auto_classes()
+
+
+def __getattr__(name: str):
+    """Import the training-side exports on first use, so ``import modeling_ssrlm`` stays light."""
+    if name == "DataCollatorForSSM":
+        from .data.mlm_collator import DataCollatorForSSM
+
+        return DataCollatorForSSM
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 __all__ = [
     "AutoModelForPairPrediction",

@@ -40,7 +40,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import torch
-from scipy.special import expit
 from torch import nn
 from torch.nn import functional as F
 from transformers import initialization as init
@@ -49,11 +48,9 @@ from transformers.utils import ModelOutput
 from transformers.utils.generic import can_return_tuple
 
 from .configuration_ssrlm import SSRLMConfig
-from .metrics import pair_scores
-from .modeling_ssrlm import SSRLMModel, SSRLMPreTrainedModel
-from .pair_collator import IGNORE_INDEX
+from .modeling_ssrlm import IGNORE_INDEX, SSRLMModel, SSRLMPreTrainedModel
 from .postprocess import postprocess as postprocess_pairs
-from .structure import Pair, matrix_to_pairs, to_dot_bracket
+from .secondary_structure import Pair, matrix_to_pairs, to_dot_bracket
 from .tokenization_ssrlm import SSRLMTokenizer, normalize_sequence
 
 __all__ = [
@@ -62,17 +59,11 @@ __all__ = [
     "PairPredictionMixin",
     "PairPredictionOutput",
     "SSRLMForPairPrediction",
-    "ThresholdSearch",
-    "choose_threshold",
     "logits_to_probabilities",
+    "normalize_batch",
     "residue_mask",
-    "search_threshold",
     "strip_special_tokens",
 ]
-
-#: Thresholds tried by :func:`choose_threshold`: 0.02, 0.04, …, 0.98.
-DEFAULT_THRESHOLD_GRID = tuple(round(0.02 * step, 2) for step in range(1, 50))
-
 
 @dataclass
 class PairPredictionOutput(ModelOutput):
@@ -309,7 +300,7 @@ class PairPredictionMixin:
         ``device`` moves the model there first. Raises ``ValueError`` for a bare string, an empty
         sequence or a bad character (naming the sequence index and position).
         """
-        return self._probabilities(_normalize_batch(sequences), batch_tokens, device)
+        return self._probabilities(normalize_batch(sequences), batch_tokens, device)
 
     @torch.inference_mode()
     def _probabilities(
@@ -345,7 +336,7 @@ class PairPredictionMixin:
         ``threshold`` and ``postprocess`` override ``config.pair_threshold`` / ``config.pair_postprocess``
         for this call.
         """
-        normalized = _normalize_batch(sequences)
+        normalized = normalize_batch(sequences)
         probabilities = self._probabilities(normalized, batch_tokens, device)
         return [
             PairPrediction(sequence, matrix, self.decode_pairs(matrix, sequence, threshold, postprocess))
@@ -355,13 +346,13 @@ class PairPredictionMixin:
 
 def logits_to_probabilities(logits: np.ndarray, min_separation: int) -> np.ndarray:
     """Sigmoid of one sequence's ``L × L`` logits, with entries ``|i − j| < min_separation`` set to 0."""
-    probabilities = expit(np.asarray(logits, dtype=np.float32))
+    probabilities = torch.sigmoid(torch.as_tensor(np.asarray(logits, dtype=np.float32))).numpy()
     length = probabilities.shape[0]
     probabilities[np.abs(np.subtract.outer(np.arange(length), np.arange(length))) < min_separation] = 0.0
     return probabilities
 
 
-def _normalize_batch(sequences: Sequence[str]) -> list[str]:
+def normalize_batch(sequences: Sequence[str]) -> list[str]:
     """Normalise each sequence; ``ValueError`` naming the sequence for empty or invalid input."""
     if isinstance(sequences, str):
         raise ValueError("pass a list of sequences, not a single string")
@@ -387,59 +378,6 @@ def _length_batches(lengths: Sequence[int], batch_tokens: int) -> list[list[int]
         else:
             batches.append([index])
     return batches
-
-
-@dataclass
-class ThresholdSearch:
-    """Result of :func:`choose_threshold`: the best threshold and the mean F1 at every grid point."""
-
-    threshold: float
-    f1: float
-    f1_by_threshold: dict[float, float]
-
-
-def choose_threshold(
-    model: PairPredictionMixin,
-    sequences: Sequence[str],
-    true_pairs: Sequence[Sequence[Pair]],
-    grid: Sequence[float] = DEFAULT_THRESHOLD_GRID,
-    batch_tokens: int = 4096,
-) -> ThresholdSearch:
-    """Grid-search the decision threshold that maximises the mean strict F1 on a validation set.
-
-    Runs the model, then :func:`search_threshold`. Use validation data only; the caller writes the
-    result into ``model.config.pair_threshold``.
-    """
-    normalized = _normalize_batch(sequences)
-    probabilities = model.pair_probabilities(normalized, batch_tokens=batch_tokens)
-    return search_threshold(model, probabilities, normalized, true_pairs, grid)
-
-
-def search_threshold(
-    model: PairPredictionMixin,
-    probabilities: Sequence[np.ndarray],
-    sequences: Sequence[str],
-    true_pairs: Sequence[Sequence[Pair]],
-    grid: Sequence[float] = DEFAULT_THRESHOLD_GRID,
-) -> ThresholdSearch:
-    """Mean strict F1 of ``model.decode_pairs`` at each threshold of ``grid`` on given probability maps.
-
-    Post-processing follows the model's config. Ties go to the lowest threshold.
-    """
-    if not len(probabilities) == len(sequences) == len(true_pairs) or not sequences:
-        raise ValueError(
-            f"need equally many (>0) probability maps, sequences and structures, got "
-            f"{len(probabilities)}, {len(sequences)} and {len(true_pairs)}"
-        )
-    f1_by_threshold = {}
-    for threshold in grid:
-        scores = [
-            pair_scores(model.decode_pairs(matrix, sequence, threshold), truth)["f1"]
-            for matrix, sequence, truth in zip(probabilities, sequences, true_pairs)
-        ]
-        f1_by_threshold[float(threshold)] = float(np.mean(scores))
-    best = max(f1_by_threshold, key=lambda t: (f1_by_threshold[t], -t))
-    return ThresholdSearch(threshold=best, f1=f1_by_threshold[best], f1_by_threshold=f1_by_threshold)
 
 
 # --------------------------------------------------------------------------- model
@@ -484,7 +422,7 @@ class SSRLMForPairPrediction(PairPredictionMixin, SSRLMPreTrainedModel):
             input_ids: ``(batch, tokens)``, one right-padded ``[CLS] x [EOS]`` sequence per row.
             attention_mask: ``(batch, tokens)``, 1 for real tokens and 0 for padding.
             labels: ``(batch, L_max, L_max)`` contact maps over nucleotides (1 paired, 0 not,
-                -100 ignored), as :class:`~modeling_ssrlm.pair_collator.DataCollatorForPairPrediction`
+                -100 ignored), as :class:`~modeling_ssrlm.data.pair_collator.DataCollatorForPairPrediction`
                 builds them.
         """
         residues = residue_mask(input_ids, attention_mask, self.config)

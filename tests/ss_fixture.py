@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from modeling_ssrlm.ss_datasets import SplitBuild, SSRecord, check_counts, write_build
+from modeling_ssrlm.data.ss_datasets import SplitBuild, SSRecord, check_counts, write_build
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 

@@ -10,7 +10,7 @@ import pytest
 from modeling_ssrlm import SSRLMConfig
 from modeling_ssrlm.cli import main
 from modeling_ssrlm.modeling_ssrlm_pair import SSRLMForPairPrediction
-from modeling_ssrlm.structure import parse_dot_bracket, read_bpseq, read_ct
+from modeling_ssrlm.secondary_structure import parse_dot_bracket, read_bpseq, read_ct
 
 FASTA = ">first\nGGGGAAACCCC\n>second seq\nacguacguagcuagcu\n"
 

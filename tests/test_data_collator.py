@@ -1,4 +1,4 @@
-"""Tests for modeling_ssrlm.data_collator.DataCollatorForSSM: labels, strategies, padding, packing."""
+"""Tests for modeling_ssrlm.data.mlm_collator.DataCollatorForSSM: labels, strategies, padding, packing."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 import torch
 
-from modeling_ssrlm.data_collator import MASK_STRATEGY_IDS, DataCollatorForSSM
-from modeling_ssrlm.masking import crop_structure, masking_budget
-from modeling_ssrlm.structure import parse_dot_bracket
+from modeling_ssrlm.data.mlm_collator import MASK_STRATEGY_IDS, DataCollatorForSSM
+from modeling_ssrlm.data.masking import crop_structure, masking_budget
+from modeling_ssrlm.secondary_structure import parse_dot_bracket
 
 PAD, MASK, CLS, EOS, UNK = 0, 1, 2, 3, 4
 SM, SSM, MLM = MASK_STRATEGY_IDS["sm"], MASK_STRATEGY_IDS["ssm"], MASK_STRATEGY_IDS["mlm"]

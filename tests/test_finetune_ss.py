@@ -8,7 +8,11 @@ import pytest
 from script_loader import load_script
 from ss_fixture import write_tiny_ss_datasets
 
-from modeling_ssrlm.modeling_ssrlm_pair import DEFAULT_THRESHOLD_GRID, SSRLMForPairPrediction
+from modeling_ssrlm.configuration_ssrlm import SSRLMConfig
+from modeling_ssrlm.modeling_ssrlm_pair import SSRLMForPairPrediction
+from modeling_ssrlm.training.finetuning import build_model
+from modeling_ssrlm.training.overrides import parse_config_overrides
+from modeling_ssrlm.training.thresholds import DEFAULT_THRESHOLD_GRID
 from modeling_ssrlm.tokenization_ssrlm import SSRLMTokenizer
 
 finetune_ss = load_script("finetune_ss.py")
@@ -47,10 +51,10 @@ def test_two_steps_save_a_model_that_loads_and_predicts(tmp_path):
 
 
 def test_init_from_continues_from_a_fine_tuned_folder(tmp_path):
-    source = SSRLMForPairPrediction(finetune_ss.SSRLMConfig.from_preset("ssrlm-8m", **finetune_ss.parse_config_overrides(TINY_OVERRIDES)))
+    source = SSRLMForPairPrediction(SSRLMConfig.from_preset("ssrlm-8m", **parse_config_overrides(TINY_OVERRIDES)))
     source.config.pair_threshold = 0.9
     source.save_pretrained(tmp_path / "source")
-    model = finetune_ss.build_model(finetune_ss.ModelArguments(init_from=str(tmp_path / "source"), freeze_backbone=True))
+    model = build_model(finetune_ss.ModelArguments(init_from=str(tmp_path / "source"), freeze_backbone=True))
     assert model.config.pair_threshold == 0.9
     assert not any(p.requires_grad for p in model.model.parameters())
     assert all(p.requires_grad for p in model.pair_head.parameters())
@@ -66,11 +70,11 @@ def test_training_defaults_follow_the_method():
 
 @pytest.mark.parametrize(
     "text, message",
-    [("pair_num_blocks", "expected name=value"), ("no_such=1", "config field"), ("pair_postprocess=maybe", "type bool")],
+    [("pair_num_blocks", "of the form name=value"), ("no_such=1", "has no field"), ("pair_postprocess=maybe", "type bool")],
 )
 def test_bad_config_overrides_are_rejected(text, message):
     with pytest.raises(ValueError, match=message):
-        finetune_ss.parse_config_overrides(text)
+        parse_config_overrides(text)
 
 
 def test_unknown_split_exits_with_code_2(tmp_path, capsys):

@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from modeling_ssrlm import folding
-from modeling_ssrlm.folding import (
+from modeling_ssrlm.data import labelling as folding
+from modeling_ssrlm.data.labelling import (
     FoldingBackend,
     ViennaRNABackend,
     available_folding_backends,
@@ -15,7 +15,7 @@ from modeling_ssrlm.folding import (
     get_folding_backend,
     register_folding_backend,
 )
-from modeling_ssrlm.structure import parse_dot_bracket
+from modeling_ssrlm.secondary_structure import parse_dot_bracket
 
 
 class LengthBackend(FoldingBackend):

@@ -1,4 +1,4 @@
-"""Tests for modeling_ssrlm.masking: masking budget, SM, SSM, plain token masking, structure cropping."""
+"""Tests for modeling_ssrlm.data.masking: masking budget, SM, SSM, plain token masking, structure cropping."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from modeling_ssrlm.masking import crop_structure, masking_budget, span_mask, structure_span_mask, token_mask
-from modeling_ssrlm.structure import StructureError, parse_dot_bracket, to_dot_bracket
+from modeling_ssrlm.data.masking import crop_structure, masking_budget, span_mask, structure_span_mask, token_mask
+from modeling_ssrlm.secondary_structure import StructureError, parse_dot_bracket, to_dot_bracket
 
 PROPERTY_SETTINGS = settings(max_examples=150, deadline=None)
 

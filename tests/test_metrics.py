@@ -1,4 +1,4 @@
-"""Tests for modeling_ssrlm.metrics and the offline `evaluate` module metrics/rna_ss_pairs."""
+"""Tests for modeling_ssrlm.evaluation.metrics and the offline `evaluate` module metrics/rna_ss_pairs."""
 
 import json
 import math
@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from modeling_ssrlm.metrics import auprc, pair_scores, pair_type, pooled_scores, score_structures
-from modeling_ssrlm.structure import StructureError
+from modeling_ssrlm.evaluation.metrics import auprc, pair_scores, pair_type, pooled_scores, score_structures
+from modeling_ssrlm.secondary_structure import StructureError
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 

@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from modeling_ssrlm.mmseqs import MMseqsError, cluster, find_mmseqs_binary, similar_to
+from modeling_ssrlm.io.mmseqs import MMseqsError, cluster, find_mmseqs_binary, similar_to
 
 _rng = random.Random(7)
 

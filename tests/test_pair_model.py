@@ -15,13 +15,13 @@ from modeling_ssrlm.modeling_ssrlm_pair import (
     PairPredictionMixin,
     SSRLMForPairPrediction,
     _length_batches,
-    choose_threshold,
     pair_bce_loss,
     residue_mask,
     scored_pair_mask,
 )
-from modeling_ssrlm.pair_collator import DataCollatorForPairPrediction
+from modeling_ssrlm.data.pair_collator import DataCollatorForPairPrediction
 from modeling_ssrlm.tokenization_ssrlm import SSRLMTokenizer
+from modeling_ssrlm.training.thresholds import choose_threshold
 
 
 @pytest.fixture

@@ -12,8 +12,8 @@ import pyarrow.parquet as pq
 import pytest
 from script_loader import load_script
 
-from modeling_ssrlm.folding import ViennaRNABackend
-from modeling_ssrlm.structure import parse_dot_bracket
+from modeling_ssrlm.data.labelling import ViennaRNABackend
+from modeling_ssrlm.secondary_structure import parse_dot_bracket
 
 prepare = load_script("data_scripts/prepare_pretraining.py")
 

@@ -1,4 +1,4 @@
-"""Tests for modeling_ssrlm.pretraining_data: loading corpus shards and the 1:1 ncRNA mixture."""
+"""Tests for modeling_ssrlm.data.corpus: loading corpus shards and the 1:1 ncRNA mixture."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from modeling_ssrlm.pretraining_data import CORPUS_COLUMNS, load_pretraining_corpus, mix_ncrna
+from modeling_ssrlm.data.corpus import CORPUS_COLUMNS, load_pretraining_corpus, mix_ncrna
 
 
 def corpus_rows(ncrna: int, other: int) -> list[dict]:
@@ -45,7 +45,7 @@ def test_mix_with_another_fraction_draws_rows_at_that_rate():
 
 def test_mix_returns_the_only_subset_with_a_warning(caplog):
     only_ncrna = datasets.Dataset.from_list(corpus_rows(4, 0))
-    with caplog.at_level(logging.WARNING, logger="modeling_ssrlm.pretraining_data"):
+    with caplog.at_level(logging.WARNING, logger="modeling_ssrlm.data.corpus"):
         assert mix_ncrna(only_ncrna)["id"] == only_ncrna["id"]
     assert "no non-ncRNA rows" in caplog.text
 

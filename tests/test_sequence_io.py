@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from modeling_ssrlm.sequence_io import (
+from modeling_ssrlm.io.sequences import (
     DotBracketRecord,
     SequenceFormatError,
     SequenceRecord,

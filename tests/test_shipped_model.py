@@ -20,7 +20,7 @@ from modeling_ssrlm import (
     SSRLMTokenizer,
 )
 from modeling_ssrlm.cli import default_model_dir, main
-from modeling_ssrlm.structure import parse_dot_bracket
+from modeling_ssrlm.secondary_structure import parse_dot_bracket
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHIPPED = REPO_ROOT / "models" / "ssrlm-8m-ss"

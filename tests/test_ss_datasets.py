@@ -1,4 +1,4 @@
-"""Tests for modeling_ssrlm.ss_datasets and data_scripts/build_ss_datasets.py.
+"""Tests for modeling_ssrlm.data.ss_datasets and data_scripts/build_ss_datasets.py.
 
 Every source is mimicked by a tiny archive written into ``tmp_path`` with the real layout (file
 names, member paths, header quirks), so the expected records are known by hand.
@@ -20,7 +20,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from script_loader import load_script
 
-from modeling_ssrlm.ss_datasets import (
+from modeling_ssrlm.data.ss_datasets import (
     EXPECTED_COUNTS,
     SplitBuild,
     SSDataError,
@@ -355,7 +355,7 @@ def test_leakage_report_counts_exact_and_similar(data_dir):
 
 
 def test_leakage_report_with_mmseqs(data_dir):
-    pytest.importorskip("modeling_ssrlm.mmseqs")
+    pytest.importorskip("modeling_ssrlm.io.mmseqs")
     base = "GGCUAGCUAGGCUUACGAUCGAUCGGAUCCGAUGCAUGCUAGCUAGGAUCCGAUCGAUCGUAGC"
     mutated = base[:10] + "A" + base[11:30] + "U" + base[31:]  # 2 mismatches in 64 nt: ~97 % identity
     unrelated = "AUAUAUAUCGCGCGCGUUUUAAAACCCCGGGGAUAUAUAUCGCGCGCGUUUUAAAACCCCGGGG"

@@ -1,4 +1,4 @@
-"""Tests for modeling_ssrlm.structure: dot-bracket, BPSEQ, CT and contact-matrix conversions."""
+"""Tests for modeling_ssrlm.secondary_structure: dot-bracket, BPSEQ, CT and contact-matrix conversions."""
 
 import io
 import re
@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from modeling_ssrlm.structure import (
+from modeling_ssrlm.secondary_structure import (
     StructureError,
     base_pair_type,
     check_length,

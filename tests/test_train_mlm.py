@@ -1,4 +1,4 @@
-"""Tests of MLM pre-training: ``train_mlm.py`` and :mod:`modeling_ssrlm.mlm_trainer`.
+"""Tests of MLM pre-training: ``train_mlm.py`` and :mod:`modeling_ssrlm.training.mlm_trainer`.
 
 A tiny corpus (48 random sequences, half of them ncRNA folded by ViennaRNA) is built once with
 ``data_scripts/prepare_pretraining.py``; the runs use a 2-layer, 32-wide encoder on CPU.
@@ -25,10 +25,20 @@ from transformers import AutoModelForMaskedLM, AutoTokenizer, TrainerCallback
 
 import modeling_ssrlm  # noqa: F401  (registers the Auto classes)
 from modeling_ssrlm.configuration_ssrlm import SSRLMConfig
-from modeling_ssrlm.data_collator import DataCollatorForSSM
-from modeling_ssrlm.mlm_trainer import MaskedLMStatistics, MaskedLMTrainer
+from modeling_ssrlm.data.mlm_collator import DataCollatorForSSM
+from modeling_ssrlm.training.mlm_trainer import MaskedLMStatistics, MaskedLMTrainer
 from modeling_ssrlm.modeling_ssrlm import SSRLMForMaskedLM
 from modeling_ssrlm.tokenization_ssrlm import SSRLMTokenizer
+from modeling_ssrlm.data.packing import pack_rows
+from modeling_ssrlm.training.overrides import parse_config_overrides
+from modeling_ssrlm.training.pretraining import (
+    TRAIN_SPLIT,
+    PackedRows,
+    RowMaskingCollator,
+    build_config,
+    build_trainer,
+    split_validation,
+)
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 TINY_MODEL = "hidden_size=32,num_hidden_layers=2,num_attention_heads=2,intermediate_size=64"
@@ -91,21 +101,21 @@ def _training_logs(trainer) -> list[dict]:
 def test_pack_rows_best_fit_decreasing_by_hand():
     # Decreasing: 6 (#4) opens row 0 (2 left), 5 (#0) opens row 1 (3 left), 4 (#2) opens row 2,
     # 3 (#1) best fits row 1 (0 left), 2 (#3) best fits row 0 (0 left).
-    order, offsets = train_mlm.pack_rows(np.array([5, 3, 4, 2, 6]), row_length=8)
+    order, offsets = pack_rows(np.array([5, 3, 4, 2, 6]), row_length=8)
     assert offsets.tolist() == [0, 2, 4, 5]
     assert order.tolist() == [3, 4, 0, 1, 2]
 
 
 def test_pack_rows_rejects_samples_longer_than_a_row():
     with pytest.raises(ValueError, match="between 1 and 8 tokens"):
-        train_mlm.pack_rows(np.array([3, 9]), row_length=8)
+        pack_rows(np.array([3, 9]), row_length=8)
 
 
 @settings(max_examples=100, deadline=None)
 @given(st.lists(st.integers(1, 16), min_size=1, max_size=60))
 def test_pack_rows_is_a_tight_partition(lengths):
     lengths = np.array(lengths)
-    order, offsets = train_mlm.pack_rows(lengths, row_length=16)
+    order, offsets = pack_rows(lengths, row_length=16)
     assert sorted(order.tolist()) == list(range(len(lengths)))
     totals = np.add.reduceat(lengths[order], offsets[:-1])
     assert totals.max() <= 16
@@ -115,25 +125,25 @@ def test_pack_rows_is_a_tight_partition(lengths):
 
 
 def test_parse_overrides():
-    overrides = train_mlm.parse_overrides("hidden_size=32, hidden_act=gelu,attention_dropout=0.1,attention_bias=true")
+    overrides = parse_config_overrides("hidden_size=32, hidden_act=gelu,attention_dropout=0.1,attention_bias=true")
     assert overrides == {
         "hidden_size": 32,
         "hidden_act": "gelu",
         "attention_dropout": 0.1,
         "attention_bias": True,
     }
-    assert train_mlm.parse_overrides(None) == {}
-    with pytest.raises(ValueError, match="'hidden_size' is not of the form key=value"):
-        train_mlm.parse_overrides("hidden_size")
+    assert parse_config_overrides(None) == {}
+    with pytest.raises(ValueError, match="'hidden_size' is not of the form name=value"):
+        parse_config_overrides("hidden_size")
 
 
 def test_build_config_from_file_recomputes_head_dim(tmp_path):
     saved = SSRLMConfig(hidden_size=64, num_hidden_layers=2, num_attention_heads=4, intermediate_size=128)
     saved.save_pretrained(tmp_path)
     model_args = train_mlm.ModelArguments(config_name=str(tmp_path), config_overrides="hidden_size=32")
-    config = train_mlm.build_config(model_args)
+    config = build_config(model_args)
     assert (config.hidden_size, config.num_attention_heads, config.head_dim, config.num_hidden_layers) == (32, 4, 8, 2)
-    preset = train_mlm.build_config(train_mlm.ModelArguments(preset="ssrlm-8m", config_overrides="num_hidden_layers=1"))
+    preset = build_config(train_mlm.ModelArguments(preset="ssrlm-8m", config_overrides="num_hidden_layers=1"))
     assert (preset.hidden_size, preset.num_hidden_layers) == (288, 1)
 
 
@@ -141,15 +151,15 @@ def test_split_validation_is_deterministic_and_keeps_copies_together():
     rng = np.random.default_rng(1)
     sequences = ["".join(rng.choice(list("ACGT"), 30)) for _ in range(400)]
     corpus = datasets.Dataset.from_dict({"sequence": sequences + sequences[:50]})
-    train, validation = train_mlm.split_validation(corpus, 0.25)
+    train, validation = split_validation(corpus, 0.25)
     assert 60 < len(validation) < 140 and len(train) + len(validation) == 450
     assert not set(train["sequence"]) & set(validation["sequence"])
-    again_train, _ = train_mlm.split_validation(corpus, 0.25)
+    again_train, _ = split_validation(corpus, 0.25)
     assert again_train["sequence"] == train["sequence"]
-    assert len(train_mlm.split_validation(corpus, 0.0)[1]) == 0
+    assert len(split_validation(corpus, 0.0)[1]) == 0
 
 
-def _rows(pack_to_length: int) -> train_mlm.PackedRows:
+def _rows(pack_to_length: int) -> PackedRows:
     corpus = datasets.Dataset.from_dict(
         {
             "sequence": ["ACGTACGTAC", "GGGAAACCC", "ACGTTT", "GGGGAAAACCCCAA"],
@@ -157,12 +167,12 @@ def _rows(pack_to_length: int) -> train_mlm.PackedRows:
             "is_ncrna": [False, True, False, True],
         }
     )
-    return train_mlm.PackedRows.from_corpus(corpus, pack_to_length, max_length=16, split=train_mlm.TRAIN_SPLIT)
+    return PackedRows.from_corpus(corpus, pack_to_length, max_length=16, split=TRAIN_SPLIT)
 
 
 def test_row_collator_masks_reproducibly_per_row_and_epoch():
     masking = DataCollatorForSSM(SSRLMTokenizer(), pack_to_length=32, max_length=16)
-    collator = train_mlm.RowMaskingCollator(masking, seed=3)
+    collator = RowMaskingCollator(masking, seed=3)
     rows = _rows(pack_to_length=32)  # 12 + 11 + 8 + 16 tokens → rows [16 + 12], [11 + 8]
     assert len(rows) == 2
     batch = collator([rows[0], rows[1]])
@@ -181,7 +191,7 @@ def test_row_collator_masks_reproducibly_per_row_and_epoch():
 
 
 def test_row_collator_without_packing_pads_rows_to_the_longest():
-    collator = train_mlm.RowMaskingCollator(DataCollatorForSSM(SSRLMTokenizer(), max_length=16), seed=0)
+    collator = RowMaskingCollator(DataCollatorForSSM(SSRLMTokenizer(), max_length=16), seed=0)
     rows = _rows(pack_to_length=0)
     batch = collator([rows[0], rows[2]])
     assert batch["input_ids"].shape == (2, 12)
@@ -296,7 +306,7 @@ def test_resume_continues_with_the_same_batches(corpus, tmp_path, recorded_batch
     # 27 rows, 4 per step: 7 steps per epoch; the run is cut at step 9 (epoch 1) and ends at 18 (epoch 2).
     half, full = 9, 18
     argv = _argv(corpus, tmp_path / "resumed", "--max_steps", str(full), "--save_steps", str(half), batch_size=4)
-    interrupted = train_mlm.build_trainer(*train_mlm.parse_args(argv))
+    interrupted = build_trainer(*train_mlm.parse_args(argv))
     interrupted.add_callback(_StopAt(half))
     interrupted.train()
     assert interrupted.state.global_step == half and (tmp_path / "resumed" / f"checkpoint-{half}").is_dir()

@@ -8,14 +8,14 @@ import torch
 
 from modeling_ssrlm.configuration_ssrlm import SSRLMConfig
 from modeling_ssrlm.modeling_ssrlm import SSRLMForMaskedLM
-from modeling_ssrlm.unsupervised import (
+from modeling_ssrlm.modeling_ssrlm_contact import (
     SSRLMForContactRegression,
     apc,
     attention_features,
-    fit_contact_regression,
-    precision_at_l,
     symmetrize,
 )
+from modeling_ssrlm.evaluation.metrics import precision_at_l
+from modeling_ssrlm.training.contact_regression import fit_contact_regression
 
 HAND = torch.tensor([[1.0, 2.0, 0.0], [0.0, 1.0, 3.0], [1.0, 0.0, 1.0]])
 

@@ -1,6 +1,6 @@
 """`evaluate` metric: base-pair precision, recall and F1 of RNA secondary structures.
 
-A thin wrapper around :func:`modeling_ssrlm.metrics.pair_scores`, loadable offline from this
+A thin wrapper around :func:`modeling_ssrlm.evaluation.metrics.pair_scores`, loadable offline from this
 folder::
 
     import evaluate
@@ -12,7 +12,7 @@ import datasets
 import evaluate
 import numpy as np
 
-from modeling_ssrlm.metrics import pair_scores
+from modeling_ssrlm.evaluation.metrics import pair_scores
 
 _DESCRIPTION = """\
 Precision, recall and F1 of predicted RNA base pairs against reference base pairs, averaged over

@@ -22,7 +22,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from .pdb_io import ATOM_NAMES, PURINES
+from .residue_constants import ATOM_NAMES, PURINES
 from .rigid import Rigid, quaternion_to_rotation
 
 # Rows follow ATOM_NAMES: P, OP1, OP2, O5', C5', C4', O4', C3', O3', C2', O2', C1', N (Å).

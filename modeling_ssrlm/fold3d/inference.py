@@ -7,7 +7,7 @@ from pathlib import Path
 
 import torch
 
-from ..sequence_io import record_file_name
+from ..io.sequences import record_file_name
 from ..tokenization_ssrlm import SSRLMTokenizer
 from .modeling_fold3d import SSRLMForStructurePrediction
 from .pdb_io import write_pdb

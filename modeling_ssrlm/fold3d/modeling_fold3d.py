@@ -37,7 +37,7 @@ from .configuration_fold3d import SSRLMStructureConfig
 from .geometry import frames_to_atoms
 from .ipa import InvariantPointAttention
 from .losses import distance_bins, distogram_loss, fape, plddt_bin_centers, plddt_loss
-from .pdb_io import ATOM_INDEX
+from .residue_constants import ATOM_INDEX
 from .rigid import Rigid
 
 _C4 = ATOM_INDEX["C4'"]

@@ -25,13 +25,8 @@ import biotite.structure.io.pdb as biotite_pdb
 import biotite.structure.io.pdbx as biotite_pdbx
 import numpy as np
 
-#: Atom slots stored per residue. ``N`` is the glycosidic nitrogen: N9 (A, G) or N1 (C, U).
-ATOM_NAMES: tuple[str, ...] = (
-    "P", "OP1", "OP2", "O5'", "C5'", "C4'", "O4'", "C3'", "O3'", "C2'", "O2'", "C1'", "N",
-)
-ATOM_INDEX: dict[str, int] = {name: i for i, name in enumerate(ATOM_NAMES)}
-PURINES = frozenset("AG")
-RNA_BASES = "ACGU"
+from .residue_constants import ATOM_INDEX, ATOM_NAMES, PURINES, RNA_BASES
+
 _COVALENT_O3_P = 2.0  # Å; an O3'-P bond is ~1.6 Å
 _RESOLUTION_PATTERNS = (
     re.compile(r"^REMARK   2 RESOLUTION\.\s+([0-9.]+)\s+ANGSTROM", re.MULTILINE),

@@ -44,6 +44,9 @@ from transformers.utils.output_capturing import capture_outputs
 
 from .configuration_ssrlm import SSRLMConfig
 
+#: Label of positions (tokens, or pair-map entries) that no loss reads: PyTorch's cross-entropy ``ignore_index``.
+IGNORE_INDEX = -100
+
 
 class SSRLMAttention(nn.Module):
     """Bidirectional multi-head attention with rotary positions and grouped-query key/value heads."""
@@ -327,4 +330,4 @@ class SSRLMForMaskedLM(SSRLMPreTrainedModel):
         )
 
 
-__all__ = ["SSRLMPreTrainedModel", "SSRLMModel", "SSRLMForMaskedLM"]
+__all__ = ["IGNORE_INDEX", "SSRLMPreTrainedModel", "SSRLMModel", "SSRLMForMaskedLM"]

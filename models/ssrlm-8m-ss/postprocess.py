@@ -22,10 +22,9 @@ The AUPRC is computed on the raw matrix, without post-processing.
 
 from __future__ import annotations
 
-import networkx as nx
 import numpy as np
 
-from .structure import Pair, base_pair_type
+from .secondary_structure import Pair, base_pair_type
 
 MATCHING_METHODS = ("greedy", "max_weight", "none")
 _BASES = "ACGU"
@@ -107,6 +106,8 @@ def _max_weight_matching(candidates: list[Pair], weights: list[float]) -> list[P
     maps of long sequences (one component of thousands of candidates) take minutes; use
     ``"greedy"`` there.
     """
+    import networkx as nx  # only this optional decoder needs it; keeps the shipped model light
+
     graph = nx.Graph()
     graph.add_weighted_edges_from((i, j, w) for (i, j), w in zip(candidates, weights))
     chosen = []

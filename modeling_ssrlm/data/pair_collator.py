@@ -24,10 +24,10 @@ from typing import Any
 import torch
 from transformers import PreTrainedTokenizerBase
 
-from .structure import pairs_to_matrix
-from .tokenization_ssrlm import SSRLMTokenizer
+from ..modeling_ssrlm import IGNORE_INDEX
+from ..secondary_structure import pairs_to_matrix
+from ..tokenization_ssrlm import SSRLMTokenizer
 
-IGNORE_INDEX = -100
 
 __all__ = ["DataCollatorForPairPrediction", "IGNORE_INDEX"]
 
@@ -36,7 +36,7 @@ __all__ = ["DataCollatorForPairPrediction", "IGNORE_INDEX"]
 class DataCollatorForPairPrediction:
     """Tokenise and pad a batch of ``{"sequence": str, "pairs": [[i, j], ...]}`` features.
 
-    Raises ``ValueError`` (from the tokenizer or :func:`~modeling_ssrlm.structure.pairs_to_matrix`)
+    Raises ``ValueError`` (from the tokenizer or :func:`~modeling_ssrlm.secondary_structure.pairs_to_matrix`)
     naming the bad sequence character or pair.
     """
 

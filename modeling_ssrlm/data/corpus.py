@@ -4,7 +4,7 @@ The corpus is the folder of parquet shards written by ``data_scripts/prepare_pre
 row per sequence with the columns of :data:`CORPUS_COLUMNS`. :func:`mix_ncrna` interleaves its ncRNA
 and non-ncRNA rows so that batches hold both kinds in the paper's ratio; the masking itself (SSM
 for ncRNA with a structure, SM otherwise) is decided per sample by
-:class:`~modeling_ssrlm.data_collator.DataCollatorForSSM`.
+:class:`~modeling_ssrlm.data.mlm_collator.DataCollatorForSSM`.
 """
 
 from __future__ import annotations

@@ -65,8 +65,8 @@ from typing import TYPE_CHECKING
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from .sequence_io import SequenceFormatError, read_dbn
-from .structure import StructureError, parse_dot_bracket, read_ct, validate_pairs
+from ..io.sequences import SequenceFormatError, read_dbn
+from ..secondary_structure import StructureError, parse_dot_bracket, read_ct, validate_pairs
 
 if TYPE_CHECKING:
     import datasets
@@ -212,7 +212,7 @@ def _tar_member_text(archive: Path, suffix: str) -> str:
 def _read_dbn(source: Path | io.BytesIO, where: str) -> Iterator[tuple[str, str, str]]:
     """Yield ``(header, sequence, structure)`` of a FASTA-style dot-bracket file or stream.
 
-    Parsing is :func:`modeling_ssrlm.sequence_io.read_dbn` (strict line triples, since ``>`` is also a
+    Parsing is :func:`modeling_ssrlm.io.sequences.read_dbn` (strict line triples, since ``>`` is also a
     pseudoknot bracket); its format errors are re-raised as :class:`SSDataError` naming ``where``.
     """
     try:
@@ -618,11 +618,11 @@ def leakage_report(
 ) -> list[dict]:
     """For each ``(train, test)`` pair: test records whose sequence is in train, or ≥ ``min_seq_id`` similar.
 
-    ``similar`` defaults to :func:`modeling_ssrlm.mmseqs.similar_to` (MMseqs2, coverage 0.8 of both
+    ``similar`` defaults to :func:`modeling_ssrlm.io.mmseqs.similar_to` (MMseqs2, coverage 0.8 of both
     sequences, forward strand), which reports exact copies too, so ``similar`` ⊇ ``exact``.
     """
     if similar is None:
-        from modeling_ssrlm.mmseqs import similar_to as similar
+        from modeling_ssrlm.io.mmseqs import similar_to as similar
     by_name = {b.name: b for b in builds}
     rows = []
     for train_name, test_name in pairs:

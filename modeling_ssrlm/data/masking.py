@@ -23,7 +23,7 @@ import math
 
 import numpy as np
 
-from .structure import parse_dot_bracket
+from ..secondary_structure import parse_dot_bracket
 
 __all__ = ["crop_structure", "masking_budget", "span_mask", "structure_span_mask", "token_mask"]
 
@@ -130,7 +130,7 @@ def structure_span_mask(
     (always so when ``budget`` is at most the number of unpaired positions). The mask covers at
     least ``budget`` positions and overshoots it by less than one unit (a run or a span).
 
-    Raises :class:`~modeling_ssrlm.structure.StructureError` (a ``ValueError``) for a malformed
+    Raises :class:`~modeling_ssrlm.secondary_structure.StructureError` (a ``ValueError``) for a malformed
     structure. Returns a boolean array of shape ``(len(structure),)``.
     """
     _check_span_length(span_length)

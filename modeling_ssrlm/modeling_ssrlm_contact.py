@@ -9,7 +9,8 @@ values at ``(i, j)`` are the features of a logistic regression
 
 fitted with an L1 penalty on a handful of labelled sequences (20 in the paper, with 20 more to
 choose the decision threshold) over the pairs with ``j − i ≥ 6``. No gradient reaches the LM: the
-attention maps are computed under ``torch.no_grad`` and the regression is fitted by scikit-learn.
+attention maps are computed under ``torch.no_grad`` and the regression is fitted by scikit-learn
+(:func:`modeling_ssrlm.training.contact_regression.fit_contact_regression`, not shipped).
 
 Penalty: the paper's objective (appendix A.1.2, eq. 4) weighs ``‖β‖₁`` by ``1/λ`` against the summed
 log-likelihood, with ``λ = 0.15``. scikit-learn's ``liblinear`` solver minimises
@@ -28,11 +29,8 @@ settings (``pair_threshold``, ``pair_min_separation = 6`` and post-processing) i
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
-import numpy as np
 import torch
-from sklearn.linear_model import LogisticRegression
 from torch import nn
 
 from .configuration_ssrlm import SSRLMConfig
@@ -43,17 +41,12 @@ from .modeling_ssrlm_pair import (
     residue_mask,
     scored_pair_mask,
 )
-from .structure import Pair, pairs_to_matrix
-from .tokenization_ssrlm import SSRLMTokenizer, normalize_sequence
 
 __all__ = [
-    "ContactRegressionFit",
     "SSRLMAttentionContactHead",
     "SSRLMForContactRegression",
     "apc",
     "attention_features",
-    "fit_contact_regression",
-    "precision_at_l",
     "symmetrize",
 ]
 
@@ -92,23 +85,6 @@ def attention_features(attentions: Sequence[torch.Tensor], residues: torch.Tenso
     valid = (residues[:, :, None] & residues[:, None, :])[:, None].to(maps.dtype)
     maps = maps[:, :, 1 : 1 + length, 1 : 1 + length] * valid
     return (apc(symmetrize(maps)) * valid).permute(0, 2, 3, 1)
-
-
-def precision_at_l(
-    probabilities: np.ndarray, true_pairs: Sequence[Pair], min_separation: int = DEFAULT_MIN_SEPARATION
-) -> float:
-    """Precision of the ``L`` highest-probability entries with ``j − i ≥ min_separation`` (ESM's P@L).
-
-    ``L`` is the sequence length (all candidates if there are fewer). Ties are broken by position.
-    """
-    probabilities = np.asarray(probabilities)
-    length = probabilities.shape[0]
-    rows, cols = np.triu_indices(length, k=min_separation)
-    if rows.size == 0:
-        raise ValueError(f"a sequence of length {length} has no pair with j - i >= {min_separation}")
-    top = np.argsort(-probabilities[rows, cols], kind="stable")[:length]
-    truth = pairs_to_matrix(true_pairs, length)
-    return float(truth[rows[top], cols[top]].mean())
 
 
 class SSRLMAttentionContactHead(nn.Module):
@@ -173,74 +149,3 @@ class SSRLMForContactRegression(PairPredictionMixin, SSRLMPreTrainedModel):
         valid = residues[:, :, None] & residues[:, None, :]
         logits = logits.masked_fill(~valid, torch.finfo(logits.dtype).min)
         return PairPredictionOutput(logits=logits, pair_mask=scored_pair_mask(residues, self.config.pair_min_separation))
-
-
-@dataclass
-class ContactRegressionFit:
-    """Summary of :func:`fit_contact_regression`: training entries, positives and non-zero weights."""
-
-    num_sequences: int
-    num_entries: int
-    num_positives: int
-    num_nonzero_weights: int
-    num_features: int
-
-
-def _training_entries(
-    model: SSRLMForContactRegression, sequence: str, pairs: Sequence[Pair], min_separation: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """Features and labels of the entries ``j − i ≥ min_separation`` of one sequence."""
-    encoded = SSRLMTokenizer()([sequence], return_tensors="pt").to(model.device)
-    features, _ = model.contact_features(encoded["input_ids"], encoded["attention_mask"])
-    length = len(sequence)
-    rows, cols = np.triu_indices(length, k=min_separation)
-    labels = pairs_to_matrix(pairs, length)[rows, cols]
-    return features[0].cpu().numpy()[rows, cols], labels
-
-
-def fit_contact_regression(
-    model: SSRLMForContactRegression,
-    sequences: Sequence[str],
-    true_pairs: Sequence[Sequence[Pair]],
-    l1_lambda: float = DEFAULT_L1_LAMBDA,
-    min_separation: int = DEFAULT_MIN_SEPARATION,
-    max_iter: int = 1000,
-) -> ContactRegressionFit:
-    """Fit the contact head of ``model`` in place on labelled sequences (the encoder stays frozen).
-
-    Uses L1-penalised logistic regression (scikit-learn ``liblinear``, ``C = l1_lambda``; see the
-    module docstring) over the entries with ``j − i ≥ min_separation``, copies the coefficients into
-    ``model.contact_head`` and sets ``model.config.pair_min_separation``. Choose the decision
-    threshold afterwards on separate validation sequences
-    (:func:`~modeling_ssrlm.modeling_ssrlm_pair.choose_threshold`).
-    """
-    if len(sequences) != len(true_pairs) or not sequences:
-        raise ValueError(f"need equally many (>0) sequences and structures, got {len(sequences)} and {len(true_pairs)}")
-    if l1_lambda <= 0:
-        raise ValueError(f"l1_lambda must be positive, got {l1_lambda}")
-    model.eval()
-    features, labels = [], []
-    for index, (sequence, pairs) in enumerate(zip(sequences, true_pairs)):
-        sequence = normalize_sequence(sequence)
-        if len(sequence) <= min_separation:
-            raise ValueError(f"sequence {index} ({len(sequence)} nt) has no pair with j - i >= {min_separation}")
-        x, y = _training_entries(model, sequence, pairs, min_separation)
-        features.append(x)
-        labels.append(y)
-    x, y = np.concatenate(features), np.concatenate(labels)
-    if y.min() == y.max():
-        raise ValueError("the training entries need both paired and unpaired examples")
-    regression = LogisticRegression(C=l1_lambda, l1_ratio=1.0, solver="liblinear", max_iter=max_iter)
-    regression.fit(x, y)
-    head = model.contact_head.regression
-    with torch.no_grad():
-        head.weight.copy_(torch.as_tensor(regression.coef_, dtype=head.weight.dtype))
-        head.bias.copy_(torch.as_tensor(regression.intercept_, dtype=head.bias.dtype))
-    model.config.pair_min_separation = min_separation
-    return ContactRegressionFit(
-        num_sequences=len(sequences),
-        num_entries=int(y.size),
-        num_positives=int(y.sum()),
-        num_nonzero_weights=int(np.count_nonzero(regression.coef_)),
-        num_features=int(x.shape[1]),
-    )

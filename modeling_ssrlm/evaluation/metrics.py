@@ -3,7 +3,7 @@
 Conventions (tested in ``tests/test_metrics.py``):
 
 * Pairs are compared as sets of 0-based ``(i, j)`` with ``i < j``; orientation is normalised, a
-  pair listed twice raises :class:`~modeling_ssrlm.structure.StructureError`. Multiplets are
+  pair listed twice raises :class:`~modeling_ssrlm.secondary_structure.StructureError`. Multiplets are
   allowed (PDB-derived references contain them).
 * **Empty sets**: if both the predicted and the true set are empty, precision = recall = F1 = 1.0
   (a correct prediction of "no structure"). Otherwise a ratio with a zero denominator is 0.0 (an
@@ -33,7 +33,7 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 from sklearn.metrics import average_precision_score
 
-from .structure import Pair, base_pair_type, validate_pairs
+from ..secondary_structure import Pair, base_pair_type, pairs_to_matrix, validate_pairs
 
 PAIR_TYPES = ("watson_crick", "wobble", "noncanonical")
 DEFAULT_LENGTH_BINS = (0, 50, 100, 200, 500, 1000, math.inf)  # edges of [lo, hi) bins
@@ -245,3 +245,20 @@ def _check_inputs(
             raise ValueError(
                 f"probs[{index}] has shape {np.shape(matrix)}, expected ({len(sequence)}, {len(sequence)})"
             )
+
+
+def precision_at_l(
+    probabilities: np.ndarray, true_pairs: Sequence[Pair], min_separation: int = 6
+) -> float:
+    """Precision of the ``L`` highest-probability entries with ``j − i ≥ min_separation`` (ESM's P@L).
+
+    ``L`` is the sequence length (all candidates if there are fewer). Ties are broken by position.
+    """
+    probabilities = np.asarray(probabilities)
+    length = probabilities.shape[0]
+    rows, cols = np.triu_indices(length, k=min_separation)
+    if rows.size == 0:
+        raise ValueError(f"a sequence of length {length} has no pair with j - i >= {min_separation}")
+    top = np.argsort(-probabilities[rows, cols], kind="stable")[:length]
+    truth = pairs_to_matrix(true_pairs, length)
+    return float(truth[rows[top], cols[top]].mean())

@@ -5,7 +5,7 @@ list of feature dicts into a dict of tensors), so it plugs into ``Trainer(data_c
 :class:`torch.utils.data.DataLoader` (``collate_fn=...``). It implements the pre-training mixture
 of METHOD.md §2: ncRNA with a structure gets structure-aware span masking (SSM) with probability
 ``ssm_probability`` and span masking (SM) otherwise; everything else gets SM. The positions come
-from :mod:`modeling_ssrlm.masking`; every chosen token becomes ``[MASK]``.
+from :mod:`modeling_ssrlm.data.masking`; every chosen token becomes ``[MASK]``.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import numpy as np
 import torch
 from transformers import PreTrainedTokenizerBase
 
+from ..modeling_ssrlm import IGNORE_INDEX
 from .masking import crop_structure, span_mask, structure_span_mask, token_mask
 
 __all__ = ["DataCollatorForSSM", "IGNORE_INDEX", "MASK_STRATEGY_IDS", "MASKING_MODES"]
@@ -26,9 +27,6 @@ __all__ = ["DataCollatorForSSM", "IGNORE_INDEX", "MASK_STRATEGY_IDS", "MASKING_M
 MASK_STRATEGY_IDS: dict[str, int] = {"unmasked": 0, "sm": 1, "ssm": 2, "mlm": 3}
 #: Accepted values of :attr:`DataCollatorForSSM.masking`.
 MASKING_MODES = ("ssm", "sm", "mlm")
-
-#: Label of positions that are not predicted (PyTorch's cross-entropy ``ignore_index``).
-IGNORE_INDEX = -100
 
 
 @dataclass
@@ -56,7 +54,7 @@ class DataCollatorForSSM:
       else SM; every other sample → SM (the paper's mixture);
     * ``"sm"``: SM for every sample; ``"mlm"``: plain token masking for every sample.
 
-    All strategies mask the same number of positions (see :func:`~modeling_ssrlm.masking.masking_budget`
+    All strategies mask the same number of positions (see :func:`~modeling_ssrlm.data.masking.masking_budget`
     at ``mlm_probability``) and replace each with ``[MASK]``. Special tokens (``[CLS]``, ``[EOS]``,
     ``[PAD]``) and ``[UNK]`` (an N: there is no base to predict) are never masked. Sequences longer
     than ``max_length - 2`` nucleotides are first cropped to a uniformly random window of that

@@ -26,7 +26,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from .sequence_io import record_file_name
+from ..io.sequences import record_file_name
 
 EXIT_BAD_INPUT = 2
 FORMATS = ("dbn", "bpseq", "ct", "json")
@@ -35,10 +35,19 @@ _SEQUENCE_ARGUMENT = re.compile(r"^[ACGTUNRYSWKMBDHVacgtunryswkmbdhv]+$")
 
 
 def default_model_dir() -> Path:
-    """The shipped model: ``$SSRLM_MODEL`` if set, else ``models/ssrlm-8m-ss`` of this repository."""
+    """The model ``ssrlm predict`` uses without ``--model``.
+
+    ``$SSRLM_MODEL`` if set; else the copy a built wheel carries (``modeling_ssrlm/pretrained/default``,
+    see ``setup.py``); else, in a source checkout, the folder under ``models/`` that ``models/DEFAULT`` names.
+    """
     if os.environ.get("SSRLM_MODEL"):
         return Path(os.environ["SSRLM_MODEL"])
-    return Path(__file__).resolve().parents[1] / "models" / "ssrlm-8m-ss"
+    package = Path(__file__).resolve().parents[1]
+    bundled = package / "pretrained" / "default"
+    if bundled.is_dir():
+        return bundled
+    models = package.parent / "models"
+    return models / (models / "DEFAULT").read_text().strip()
 
 
 class InputError(ValueError):
@@ -56,8 +65,8 @@ class Record:
 
 def read_records(inputs: list[str], max_length: int) -> Iterator[Record]:
     """Yield validated, normalised records from files, ``-``/stdin or plain sequence arguments."""
-    from .sequence_io import SequenceFormatError, read_fasta
-    from .tokenization_ssrlm import normalize_sequence
+    from ..io.sequences import SequenceFormatError, read_fasta
+    from ..tokenization_ssrlm import normalize_sequence
 
     sources = inputs or ["-"]
     count = 0
@@ -119,7 +128,7 @@ def _batches(records: Iterator[Record], batch_tokens: int) -> Iterator[list[Reco
 
 def format_prediction(record: Record, pairs: list[tuple[int, int]], fmt: str) -> str:
     """Render one predicted structure in ``fmt`` (``dbn``, ``bpseq``, ``ct`` or ``json``)."""
-    from .structure import to_dot_bracket, write_bpseq, write_ct
+    from ..secondary_structure import to_dot_bracket, write_bpseq, write_ct
 
     sequence = record.sequence.replace("T", "U")
     if fmt == "dbn":
@@ -205,7 +214,7 @@ def _device(name: str) -> str:
 
 
 def _load_pair_model(path: Path, device: str):
-    from .modeling_ssrlm_pair import SSRLMForPairPrediction
+    from ..modeling_ssrlm_pair import SSRLMForPairPrediction
 
     if not (path / "config.json").is_file():
         raise InputError(f"{path} is not a model folder (no config.json); pass --model DIR")
@@ -238,8 +247,8 @@ def command_embed(args: argparse.Namespace) -> None:
     import numpy as np
     import torch
 
-    from .modeling_ssrlm import SSRLMModel
-    from .tokenization_ssrlm import SSRLMTokenizer
+    from ..modeling_ssrlm import SSRLMModel
+    from ..tokenization_ssrlm import SSRLMTokenizer
 
     if args.out.suffix not in (".npz", ".parquet"):
         raise InputError(f"--out must end in .npz or .parquet, got {args.out.name!r}")
@@ -290,8 +299,8 @@ def _write_embeddings(out: Path, ids, sequences, pooled, per_token) -> None:
 
 
 def command_fold3d(args: argparse.Namespace) -> None:
-    from .fold3d import SSRLMForStructurePrediction
-    from .fold3d.inference import write_predicted_structures
+    from ..fold3d import SSRLMForStructurePrediction
+    from ..fold3d.inference import write_predicted_structures
 
     if args.model is None or not (args.model / "config.json").is_file():
         raise InputError("pass --model DIR: a folder trained with `fold3d.py train` (no 3D model is shipped)")

@@ -1,6 +1,6 @@
 """A :class:`~transformers.Trainer` for SSR-LM masked-LM pre-training that logs what masking does.
 
-:class:`MaskedLMTrainer` takes batches from :class:`~modeling_ssrlm.data_collator.DataCollatorForSSM`
+:class:`MaskedLMTrainer` takes batches from :class:`~modeling_ssrlm.data.mlm_collator.DataCollatorForSSM`
 (``input_ids``, ``labels``, ``masking_strategy`` and ``attention_mask`` or ``position_ids``). It
 removes ``masking_strategy`` before the forward pass, computes the masked-LM loss itself and, next
 to the Trainer's own ``loss``, logs:
@@ -33,7 +33,7 @@ import torch.nn.functional as F
 from transformers import Trainer
 from transformers.trainer_utils import EvalLoopOutput
 
-from .data_collator import IGNORE_INDEX, MASK_STRATEGY_IDS
+from ..data.mlm_collator import IGNORE_INDEX, MASK_STRATEGY_IDS
 
 __all__ = ["MaskedLMStatistics", "MaskedLMTrainer"]
 
@@ -42,7 +42,7 @@ class MaskedLMStatistics:
     """Running counts for the metrics of the module docstring, reduced over processes on read-out.
 
     Counts live in one tensor on the training device: correct and masked positions per strategy id
-    (:data:`~modeling_ssrlm.data_collator.MASK_STRATEGY_IDS`), then real tokens and token slots.
+    (:data:`~modeling_ssrlm.data.mlm_collator.MASK_STRATEGY_IDS`), then real tokens and token slots.
     """
 
     def __init__(self) -> None:

@@ -1,0 +1,4 @@
+"""Training glue: Trainer subclasses, pre-training and fine-tuning pipelines, threshold search, overrides.
+
+Never shipped with a model folder.
+"""

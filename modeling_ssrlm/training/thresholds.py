@@ -1,0 +1,75 @@
+"""Choose a pair model's decision threshold on validation data (training-time only, never shipped).
+
+The threshold lives in ``config.pair_threshold``; these functions find the value that maximises the
+mean strict F1 of :meth:`~modeling_ssrlm.modeling_ssrlm_pair.PairPredictionMixin.decode_pairs` on a
+validation split, with post-processing (and decoder) as the model's config sets them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..evaluation.metrics import pair_scores
+from ..modeling_ssrlm_pair import PairPredictionMixin, normalize_batch
+from ..secondary_structure import Pair
+
+__all__ = ["DEFAULT_THRESHOLD_GRID", "ThresholdSearch", "choose_threshold", "search_threshold"]
+
+#: Thresholds tried by :func:`choose_threshold`: 0.02, 0.04, …, 0.98.
+DEFAULT_THRESHOLD_GRID = tuple(round(0.02 * step, 2) for step in range(1, 50))
+
+
+@dataclass
+class ThresholdSearch:
+    """Result of :func:`choose_threshold`: the best threshold and the mean F1 at every grid point."""
+
+    threshold: float
+    f1: float
+    f1_by_threshold: dict[float, float]
+
+
+def choose_threshold(
+    model: PairPredictionMixin,
+    sequences: Sequence[str],
+    true_pairs: Sequence[Sequence[Pair]],
+    grid: Sequence[float] = DEFAULT_THRESHOLD_GRID,
+    batch_tokens: int = 4096,
+) -> ThresholdSearch:
+    """Grid-search the decision threshold that maximises the mean strict F1 on a validation set.
+
+    Runs the model, then :func:`search_threshold`. Use validation data only; the caller writes the
+    result into ``model.config.pair_threshold``.
+    """
+    normalized = normalize_batch(sequences)
+    probabilities = model.pair_probabilities(normalized, batch_tokens=batch_tokens)
+    return search_threshold(model, probabilities, normalized, true_pairs, grid)
+
+
+def search_threshold(
+    model: PairPredictionMixin,
+    probabilities: Sequence[np.ndarray],
+    sequences: Sequence[str],
+    true_pairs: Sequence[Sequence[Pair]],
+    grid: Sequence[float] = DEFAULT_THRESHOLD_GRID,
+) -> ThresholdSearch:
+    """Mean strict F1 of ``model.decode_pairs`` at each threshold of ``grid`` on given probability maps.
+
+    Post-processing follows the model's config. Ties go to the lowest threshold.
+    """
+    if not len(probabilities) == len(sequences) == len(true_pairs) or not sequences:
+        raise ValueError(
+            f"need equally many (>0) probability maps, sequences and structures, got "
+            f"{len(probabilities)}, {len(sequences)} and {len(true_pairs)}"
+        )
+    f1_by_threshold = {}
+    for threshold in grid:
+        scores = [
+            pair_scores(model.decode_pairs(matrix, sequence, threshold), truth)["f1"]
+            for matrix, sequence, truth in zip(probabilities, sequences, true_pairs)
+        ]
+        f1_by_threshold[float(threshold)] = float(np.mean(scores))
+    best = max(f1_by_threshold, key=lambda t: (f1_by_threshold[t], -t))
+    return ThresholdSearch(threshold=best, f1=f1_by_threshold[best], f1_by_threshold=f1_by_threshold)
