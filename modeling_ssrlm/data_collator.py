@@ -30,6 +30,9 @@ MASKING_MODES = ("ssm", "sm", "mlm")
 #: Label of positions that are not predicted (PyTorch's cross-entropy ``ignore_index``).
 IGNORE_INDEX = -100
 
+#: ``max_length`` (tokens, ``[CLS]`` and ``[EOS]`` included) when it is not given and there is no packing.
+DEFAULT_MAX_LENGTH = 1024
+
 
 @dataclass
 class _MaskedSample:
@@ -61,6 +64,9 @@ class DataCollatorForSSM:
     ``[PAD]``) and ``[UNK]`` (an N: there is no base to predict) are never masked. Sequences longer
     than ``max_length - 2`` nucleotides are first cropped to a uniformly random window of that
     size; the structure is cropped with the same window (pairs leaving it become unpaired).
+    ``max_length`` defaults to ``pack_to_length`` when packing (a sample must fit in one row) and
+    to :data:`DEFAULT_MAX_LENGTH` (1024) otherwise; an explicit ``max_length`` above ``pack_to_length``
+    is an error.
 
     Output (all ``torch.long``):
 
@@ -96,11 +102,13 @@ class DataCollatorForSSM:
     span_length: int = 3
     ssm_probability: float = 0.5
     pack_to_length: int | None = None
-    max_length: int = 1024
+    max_length: int | None = None
     pad_to_multiple_of: int | None = None
     seed: int | None = None
 
     def __post_init__(self) -> None:
+        if self.max_length is None:
+            self.max_length = DEFAULT_MAX_LENGTH if self.pack_to_length is None else self.pack_to_length
         self._check_arguments()
         for name in ("pad", "mask", "cls", "eos"):
             if getattr(self.tokenizer, f"{name}_token_id") is None:
@@ -130,7 +138,7 @@ class DataCollatorForSSM:
             if self.max_length > self.pack_to_length:
                 raise ValueError(
                     f"max_length ({self.max_length}) must not exceed pack_to_length ({self.pack_to_length}): "
-                    "every sample must fit in one packed row"
+                    "every sample must fit in one packed row; leave max_length unset to use pack_to_length"
                 )
             if self.pad_to_multiple_of is not None:
                 raise ValueError("pad_to_multiple_of applies only without packing; packed rows are pack_to_length long")
