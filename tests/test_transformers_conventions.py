@@ -1,9 +1,14 @@
-"""Transformers conventions: torch.compile/export."""
+"""Transformers conventions: torch.compile/export, typed forward kwargs."""
 
 from __future__ import annotations
 
+import inspect
+import typing
+
 import pytest
 import torch
+from transformers.processing_utils import Unpack
+from transformers.utils import TransformersKwargs
 
 from modeling_ssrlm import SSRLMConfig, SSRLMForMaskedLM, SSRLMModel
 
@@ -74,3 +79,9 @@ def test_out_of_vocabulary_ids_raise_in_eager_mode_and_fail_the_compiled_asserti
     compiled(input_ids=torch.tensor([[2, 5, 6, 3]]))
     with pytest.raises(RuntimeError, match="Runtime assertion failed"):
         compiled(input_ids=bad)
+
+
+@pytest.mark.parametrize("cls", [SSRLMModel, SSRLMForMaskedLM])
+def test_forward_kwargs_are_typed_transformers_kwargs(cls):
+    hints = typing.get_type_hints(inspect.unwrap(cls.forward))
+    assert hints["kwargs"] == Unpack[TransformersKwargs]
