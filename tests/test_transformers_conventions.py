@@ -1,4 +1,4 @@
-"""Transformers conventions: torch.compile/export, typed forward kwargs."""
+"""Transformers conventions: torch.compile/export, typed forward kwargs, the fill-mask pipeline."""
 
 from __future__ import annotations
 
@@ -7,10 +7,11 @@ import typing
 
 import pytest
 import torch
+import transformers
 from transformers.processing_utils import Unpack
 from transformers.utils import TransformersKwargs
 
-from modeling_ssrlm import SSRLMConfig, SSRLMForMaskedLM, SSRLMModel
+from modeling_ssrlm import SSRLMConfig, SSRLMForMaskedLM, SSRLMModel, SSRLMTokenizer
 
 SEQUENCES = ["ACGUACGUAAGG", "GGGAAACCC", "AUGCAU"]
 TOLERANCE = 1e-5
@@ -85,3 +86,21 @@ def test_out_of_vocabulary_ids_raise_in_eager_mode_and_fail_the_compiled_asserti
 def test_forward_kwargs_are_typed_transformers_kwargs(cls):
     hints = typing.get_type_hints(inspect.unwrap(cls.forward))
     assert hints["kwargs"] == Unpack[TransformersKwargs]
+
+
+def test_fill_mask_pipeline_on_a_saved_folder(small_config, tmp_path):
+    model = SSRLMForMaskedLM(small_config).eval()
+    tokenizer = SSRLMTokenizer()
+    model.save_pretrained(tmp_path)
+    tokenizer.save_pretrained(tmp_path)
+    fill_mask = transformers.pipeline("fill-mask", model=str(tmp_path), tokenizer=str(tmp_path))
+    predictions = fill_mask("GGGAAA[MASK]CCC", targets=list("ACGT"), top_k=4)
+    assert {prediction["token_str"] for prediction in predictions} == set("ACGT")
+    for prediction in predictions:
+        assert prediction["sequence"] == f"GGGAAA{prediction['token_str']}CCC"
+    # The scores are the model's probabilities at the mask, for input ids written out by hand.
+    input_ids = torch.tensor([tokenizer.convert_tokens_to_ids(["[CLS]", *"GGGAAA", "[MASK]", *"CCC", "[EOS]"])])
+    with torch.no_grad():
+        probabilities = model(input_ids=input_ids).logits[0, 7].softmax(-1)
+    for prediction in predictions:
+        assert prediction["score"] == pytest.approx(probabilities[prediction["token"]].item(), abs=1e-5)
