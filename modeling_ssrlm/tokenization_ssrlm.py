@@ -81,6 +81,13 @@ class SSRLMTokenizer(PreTrainedTokenizerFast):
         [2, 5, 6, 7, 8, 3]
         >>> tok("AC[MASK]GU")["input_ids"]
         [2, 5, 6, 1, 7, 8, 3]
+
+    Special tokens: ``pad_token``, ``mask_token``, ``cls_token``, ``eos_token`` and ``unk_token`` may
+    be any token of ``vocab`` (the default vocabulary, or one passed in); a token outside it raises
+    ``ValueError``. Every sequence starts with ``cls_token``, which is therefore also the
+    ``bos_token``: ``bos_token`` is accepted only when it equals ``cls_token`` (as in a saved
+    ``tokenizer_config.json``) and otherwise raises ``ValueError``; set ``cls_token`` to change the
+    start token.
     """
 
     vocab_files_names = {"tokenizer_file": "tokenizer.json"}
@@ -94,14 +101,28 @@ class SSRLMTokenizer(PreTrainedTokenizerFast):
         cls_token: str = "[CLS]",
         eos_token: str = "[EOS]",
         unk_token: str = "[UNK]",
+        bos_token: str | None = None,
         **kwargs,
     ):
         vocab = dict(VOCAB if vocab is None else vocab)
         pad_token, mask_token, cls_token, eos_token, unk_token = map(
             str, (pad_token, mask_token, cls_token, eos_token, unk_token)
         )
+        _check_special_tokens(
+            vocab,
+            pad_token=pad_token,
+            mask_token=mask_token,
+            cls_token=cls_token,
+            eos_token=eos_token,
+            unk_token=unk_token,
+        )
+        if bos_token is not None and str(bos_token) != cls_token:
+            raise ValueError(
+                f"bos_token={str(bos_token)!r} differs from cls_token={cls_token!r}: SSRLMTokenizer starts every "
+                "sequence with cls_token, which is also its bos_token; pass cls_token= to change the start token"
+            )
         # The backend is always rebuilt from the vocabulary: drop what from_pretrained passes back in.
-        for derived in ("tokenizer_object", "tokenizer_file", "bos_token"):
+        for derived in ("tokenizer_object", "tokenizer_file"):
             kwargs.pop(derived, None)
         backend = Tokenizer(WordLevel(vocab, unk_token=unk_token))
         backend.pre_tokenizer = pre_tokenizers.Split(Regex("."), behavior="isolated")
@@ -143,6 +164,13 @@ class SSRLMTokenizer(PreTrainedTokenizerFast):
             structural = set(self.all_special_ids) - {self.unk_token_id}
             token_ids = [token_id for token_id in token_ids if token_id not in structural]
         return super()._decode(token_ids, skip_special_tokens=False, **kwargs)
+
+
+def _check_special_tokens(vocab: dict[str, int], **special_tokens: str) -> None:
+    """Raise ``ValueError`` naming the first special-token argument whose token is not in ``vocab``."""
+    for argument, token in special_tokens.items():
+        if token not in vocab:
+            raise ValueError(f"{argument}={token!r} is not in the vocabulary; choose one of {sorted(vocab)}")
 
 
 def _normalize_input(text, tokens: Iterable[str]):

@@ -101,3 +101,28 @@ def test_save_and_auto_load_round_trip(tmp_path, tokenizer, monkeypatch):
     assert loaded(["ACGU", "gn"], padding=True)["input_ids"] == tokenizer(["ACGU", "gn"], padding=True)["input_ids"]
     with pytest.raises(ValueError, match="invalid character"):
         loaded("AC.G")
+
+
+def test_bos_token_is_the_cls_token(tmp_path):
+    tokenizer = SSRLMTokenizer(bos_token="[CLS]")
+    assert tokenizer.bos_token == tokenizer.cls_token == "[CLS]" and tokenizer.bos_token_id == CLS
+    tokenizer.save_pretrained(tmp_path)
+    assert SSRLMTokenizer.from_pretrained(tmp_path).bos_token == "[CLS]"
+    with pytest.raises(ValueError, match=r"bos_token='\[MASK\]' differs from cls_token='\[CLS\]'"):
+        SSRLMTokenizer(bos_token="[MASK]")
+
+
+def test_special_token_in_the_vocabulary_is_honoured(tmp_path):
+    vocabulary = {**VOCAB, "<eos>": len(VOCAB)}
+    tokenizer = SSRLMTokenizer(vocab=vocabulary, eos_token="<eos>")
+    assert tokenizer.eos_token_id == len(VOCAB)
+    assert tokenizer("AC")["input_ids"] == [CLS, A, C, len(VOCAB)]
+    tokenizer.save_pretrained(tmp_path)
+    loaded = SSRLMTokenizer.from_pretrained(tmp_path)
+    assert loaded.eos_token == "<eos>" and loaded("AC")["input_ids"] == [CLS, A, C, len(VOCAB)]
+
+
+@pytest.mark.parametrize("argument", ["eos_token", "cls_token", "pad_token", "mask_token", "unk_token"])
+def test_special_token_outside_the_vocabulary_is_refused(argument):
+    with pytest.raises(ValueError, match=rf"{argument}='</s>' is not in the vocabulary; choose one of \['A', 'C'"):
+        SSRLMTokenizer(**{argument: "</s>"})
