@@ -161,6 +161,18 @@ def test_long_sequences_are_cropped_to_a_window_with_its_structure(tokenizer):
     assert not any(masked[i] and masked[j] for i, j in partner.items())
 
 
+def test_max_length_defaults_to_the_pack_length_when_packing(tokenizer):
+    assert DataCollatorForSSM(tokenizer).max_length == 1024
+    collator = DataCollatorForSSM(tokenizer, pack_to_length=32, seed=0)
+    assert collator.max_length == 32
+    # A 100-nt sequence is cropped to one full row instead of failing to fit.
+    batch = collator([{"sequence": "ACGU" * 25}, {"sequence": "GGA"}])
+    assert batch["input_ids"].shape == (2, 32)
+    assert batch["input_ids"][0, [0, 31]].tolist() == [CLS, EOS]
+    assert batch["position_ids"][0].tolist() == list(range(32))
+    assert DataCollatorForSSM(tokenizer, pack_to_length=32, max_length=16).max_length == 16
+
+
 # --------------------------------------------------------------------------------------------
 # Padding and packing
 # --------------------------------------------------------------------------------------------
@@ -290,7 +302,7 @@ def test_dataloader_workers_draw_different_masks_reproducibly(tokenizer):
         ({"ssm_probability": 1.5}, "ssm_probability"),
         ({"span_length": 0}, "span_length"),
         ({"max_length": 2}, "max_length"),
-        ({"pack_to_length": 512, "max_length": 1024}, "must not exceed pack_to_length"),
+        ({"pack_to_length": 512, "max_length": 1024}, r"max_length \(1024\) must not exceed pack_to_length \(512\)"),
         ({"pack_to_length": 1024, "pad_to_multiple_of": 8}, "pad_to_multiple_of"),
         ({"pad_to_multiple_of": 0}, "pad_to_multiple_of"),
     ],

@@ -28,6 +28,9 @@ MASK_STRATEGY_IDS: dict[str, int] = {"unmasked": 0, "sm": 1, "ssm": 2, "mlm": 3}
 #: Accepted values of :attr:`DataCollatorForSSM.masking`.
 MASKING_MODES = ("ssm", "sm", "mlm")
 
+#: ``max_length`` (tokens, ``[CLS]`` and ``[EOS]`` included) when it is not given and there is no packing.
+DEFAULT_MAX_LENGTH = 1024
+
 
 @dataclass
 class _MaskedSample:
@@ -59,6 +62,9 @@ class DataCollatorForSSM:
     ``[PAD]``) and ``[UNK]`` (an N: there is no base to predict) are never masked. Sequences longer
     than ``max_length - 2`` nucleotides are first cropped to a uniformly random window of that
     size; the structure is cropped with the same window (pairs leaving it become unpaired).
+    ``max_length`` defaults to ``pack_to_length`` when packing (a sample must fit in one row) and
+    to :data:`DEFAULT_MAX_LENGTH` (1024) otherwise; an explicit ``max_length`` above ``pack_to_length``
+    is an error.
 
     Output (all ``torch.long``):
 
@@ -94,11 +100,13 @@ class DataCollatorForSSM:
     span_length: int = 3
     ssm_probability: float = 0.5
     pack_to_length: int | None = None
-    max_length: int = 1024
+    max_length: int | None = None
     pad_to_multiple_of: int | None = None
     seed: int | None = None
 
     def __post_init__(self) -> None:
+        if self.max_length is None:
+            self.max_length = DEFAULT_MAX_LENGTH if self.pack_to_length is None else self.pack_to_length
         self._check_arguments()
         for name in ("pad", "mask", "cls", "eos"):
             if getattr(self.tokenizer, f"{name}_token_id") is None:
@@ -128,7 +136,7 @@ class DataCollatorForSSM:
             if self.max_length > self.pack_to_length:
                 raise ValueError(
                     f"max_length ({self.max_length}) must not exceed pack_to_length ({self.pack_to_length}): "
-                    "every sample must fit in one packed row"
+                    "every sample must fit in one packed row; leave max_length unset to use pack_to_length"
                 )
             if self.pad_to_multiple_of is not None:
                 raise ValueError("pad_to_multiple_of applies only without packing; packed rows are pack_to_length long")

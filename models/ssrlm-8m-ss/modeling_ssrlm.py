@@ -39,6 +39,8 @@ from transformers.models.llama.modeling_llama import (
     apply_rotary_pos_emb,
     eager_attention_forward,
 )
+from transformers.processing_utils import Unpack
+from transformers.utils import TransformersKwargs, torch_compilable_check
 from transformers.utils.generic import can_return_tuple, merge_with_config_defaults
 from transformers.utils.output_capturing import capture_outputs
 
@@ -71,7 +73,7 @@ class SSRLMAttention(nn.Module):
         hidden_states: torch.Tensor,
         position_embeddings: tuple[torch.Tensor, torch.Tensor],
         attention_mask: torch.Tensor | None = None,
-        **kwargs,
+        **kwargs: Unpack[TransformersKwargs],
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         input_shape = hidden_states.shape[:-1]
         hidden_shape = (*input_shape, -1, self.head_dim)
@@ -117,7 +119,7 @@ class SSRLMLayer(GradientCheckpointingLayer):
         hidden_states: torch.Tensor,
         position_embeddings: tuple[torch.Tensor, torch.Tensor],
         attention_mask: torch.Tensor | None = None,
-        **kwargs,
+        **kwargs: Unpack[TransformersKwargs],
     ) -> torch.Tensor:
         attn_output, _ = self.self_attn(
             self.input_layernorm(hidden_states), position_embeddings, attention_mask=attention_mask, **kwargs
@@ -219,7 +221,7 @@ class SSRLMModel(SSRLMPreTrainedModel):
         attention_mask: torch.Tensor | None = None,
         position_ids: torch.LongTensor | None = None,
         inputs_embeds: torch.Tensor | None = None,
-        **kwargs,
+        **kwargs: Unpack[TransformersKwargs],
     ) -> BaseModelOutput:
         r"""
         Args:
@@ -249,12 +251,20 @@ class SSRLMModel(SSRLMPreTrainedModel):
         return BaseModelOutput(last_hidden_state=self.norm(hidden_states))
 
     def _check_input_ids(self, input_ids: torch.Tensor) -> None:
-        """Fail with a readable message instead of an index error deep inside ``nn.Embedding``."""
-        if input_ids.numel() and (input_ids.min() < 0 or input_ids.max() >= self.config.vocab_size):
-            raise ValueError(
-                f"input_ids must lie in [0, {self.config.vocab_size}), got values in "
+        """Fail with a readable message instead of an index error deep inside ``nn.Embedding``.
+
+        ``torch_compilable_check`` raises this ``ValueError`` in eager mode. Under ``torch.compile`` and
+        ``torch.export``, where a Python ``if`` on tensor values would break the graph, it becomes a runtime
+        assertion in the graph (a ``RuntimeError`` without this message).
+        """
+        vocab_size = self.config.vocab_size
+        torch_compilable_check(
+            (input_ids >= 0) & (input_ids < vocab_size),
+            lambda: (
+                f"input_ids must lie in [0, {vocab_size}), got values in "
                 f"[{int(input_ids.min())}, {int(input_ids.max())}]; were they made by SSRLMTokenizer?"
-            )
+            ),
+        )
 
     def _attention_mask(
         self, inputs_embeds: torch.Tensor, attention_mask: torch.Tensor | None, position_ids: torch.Tensor
@@ -304,7 +314,7 @@ class SSRLMForMaskedLM(SSRLMPreTrainedModel):
         position_ids: torch.LongTensor | None = None,
         inputs_embeds: torch.Tensor | None = None,
         labels: torch.LongTensor | None = None,
-        **kwargs,
+        **kwargs: Unpack[TransformersKwargs],
     ) -> MaskedLMOutput:
         r"""
         labels: ``(batch, length)`` original token ids at masked positions and -100 elsewhere; the loss
