@@ -73,7 +73,7 @@ def build_model(args: argparse.Namespace):
     )
     model = SSRLMForStructurePrediction(config)
     if encoder is not None:
-        model.encoder.load_state_dict(encoder.state_dict())
+        model.model.load_state_dict(encoder.state_dict())
     return model
 
 

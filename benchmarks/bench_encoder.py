@@ -27,12 +27,14 @@ import random
 import time
 from pathlib import Path
 
+import numpy as np
 import torch
 from torch.nn import functional as F
 from transformers import EsmConfig, EsmForMaskedLM, LlamaConfig, LlamaModel
 from transformers.masking_utils import create_bidirectional_mask
 
 from modeling_ssrlm import SSRLMConfig, SSRLMForMaskedLM
+from modeling_ssrlm.data.packing import pack_rows
 
 DEFAULT_FASTA = Path(__file__).resolve().parents[2] / "shared" / "data" / "rfam" / "rfam14.9_seed_ungapped.fa.gz"
 
@@ -82,28 +84,20 @@ def _pad(sequences: list[torch.Tensor]) -> dict[str, torch.Tensor]:
 
 
 def packed_batches(sequences: list[torch.Tensor], row_length: int, rows_per_batch: int) -> list[dict[str, torch.Tensor]]:
-    """Greedy packing in order; the tail of each row is a padding segment with its own positions."""
-    rows, ids, positions = [], [], []
-    for sequence in sequences:
-        if sum(len(x) for x in ids) + len(sequence) > row_length:
-            rows.append(_close_row(ids, positions, row_length))
-            ids, positions = [], []
-        ids.append(sequence)
-        positions.append(torch.arange(len(sequence)))
-    if ids:
-        rows.append(_close_row(ids, positions, row_length))
+    """Rows from :func:`~modeling_ssrlm.data.packing.pack_rows`; each row's padded tail is a segment of its own."""
+    order, offsets = pack_rows(np.array([len(sequence) for sequence in sequences]), row_length)
+    rows = []
+    for row in range(len(offsets) - 1):
+        members = [sequences[index] for index in order[offsets[row] : offsets[row + 1]]]
+        tail = row_length - sum(len(sequence) for sequence in members)
+        ids = members + [torch.zeros(tail, dtype=torch.long)]
+        positions = [torch.arange(len(sequence)) for sequence in members] + [torch.arange(tail)]
+        rows.append({"input_ids": torch.cat(ids), "position_ids": torch.cat(positions)})
     batches = []
     for start in range(0, len(rows), rows_per_batch):
         chunk = rows[start : start + rows_per_batch]
         batches.append({key: torch.stack([row[key] for row in chunk]) for key in chunk[0]})
     return batches
-
-
-def _close_row(ids: list[torch.Tensor], positions: list[torch.Tensor], row_length: int) -> dict[str, torch.Tensor]:
-    used = sum(len(x) for x in ids)
-    ids = ids + [torch.zeros(row_length - used, dtype=torch.long)]
-    positions = positions + [torch.arange(row_length - used)]
-    return {"input_ids": torch.cat(ids), "position_ids": torch.cat(positions)}
 
 
 class BidirectionalLlamaForMLM(torch.nn.Module):

@@ -53,6 +53,7 @@ from modeling_ssrlm.evaluation.metrics import score_structures  # noqa: E402
 from modeling_ssrlm.modeling_ssrlm_pair import SSRLMForPairPrediction  # noqa: E402
 from modeling_ssrlm.data.ss_datasets import load_ss_split  # noqa: E402
 from modeling_ssrlm.secondary_structure import parse_dot_bracket  # noqa: E402
+from modeling_ssrlm.tokenization_ssrlm import to_rna  # noqa: E402
 from modeling_ssrlm.evaluation.metrics import precision_at_l  # noqa: E402
 from modeling_ssrlm.modeling_ssrlm_contact import SSRLMForContactRegression  # noqa: E402
 
@@ -81,7 +82,7 @@ def vienna_predict(sequences: list[str]) -> tuple[list[list[tuple[int, int]]], l
     pairs, probabilities = [], []
     for sequence in sequences:
         pairs.append(parse_dot_bracket(backend.fold(sequence)))
-        compound = RNA.fold_compound(sequence.upper().replace("T", "U"))
+        compound = RNA.fold_compound(to_rna(sequence))
         compound.pf()
         upper = np.array(compound.bpp())[1:, 1:]  # ViennaRNA is 1-based and fills i < j only
         probabilities.append(upper + upper.T)

@@ -38,6 +38,8 @@ from typing import IO
 
 import numpy as np
 
+from .tokenization_ssrlm import to_rna
+
 Pair = tuple[int, int]
 FileLike = str | os.PathLike | IO
 
@@ -69,7 +71,7 @@ def base_pair_type(first: str, second: str) -> str:
     Case-insensitive; T is read as U. Anything else, including N and modified-base letters, is
     non-canonical.
     """
-    key = (first + second).upper().replace("T", "U")
+    key = to_rna(first + second)
     if key in WATSON_CRICK_PAIRS:
         return "watson_crick"
     return "wobble" if key in WOBBLE_PAIRS else "noncanonical"

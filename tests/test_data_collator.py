@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import torch
 
+from modeling_ssrlm.data.packing import pack_rows
 from modeling_ssrlm.data.mlm_collator import MASK_STRATEGY_IDS, DataCollatorForSSM
 from modeling_ssrlm.data.masking import crop_structure, masking_budget
 from modeling_ssrlm.secondary_structure import parse_dot_bracket
@@ -191,24 +192,25 @@ def test_padding_to_the_longest_with_attention_mask(tokenizer):
     assert collate(tokenizer, FEATURES)["input_ids"].shape == (5, 50)
 
 
-def first_fit(lengths: list[int], row_length: int) -> list[tuple[int, int, int]]:
-    """Reference layout: ``(row, start, stop)`` of each sample under first-fit packing."""
-    used: list[int] = []
-    spans = []
-    for length in lengths:
-        row = next((row for row, filled in enumerate(used) if filled + length <= row_length), len(used))
-        used += [0] * (row == len(used))
-        spans.append((row, used[row], used[row] + length))
-        used[row] += length
+def packed_layout(lengths: list[int], row_length: int) -> list[tuple[int, int, int]]:
+    """Reference layout ``(row, start, stop)`` of each sample: the rows of ``pack_rows`` (tested on its
+    own in test_train_mlm.py), samples placed in input order within a row."""
+    order, offsets = pack_rows(np.array(lengths), row_length)
+    spans: list[tuple[int, int, int] | None] = [None] * len(lengths)
+    for row in range(len(offsets) - 1):
+        start = 0
+        for index in order[offsets[row] : offsets[row + 1]]:
+            spans[index] = (row, start, start + lengths[index])
+            start += lengths[index]
     return spans
 
 
-def test_packing_rows_hold_whole_sequences_first_fit(tokenizer):
+def test_packing_rows_hold_whole_sequences(tokenizer):
     features = FEATURES * 3
     batch = collate(tokenizer, features, pack_to_length=64, max_length=64)
     assert set(batch) == {"input_ids", "labels", "masking_strategy", "position_ids"}
     originals = [original_ids(tokenizer, feature) for feature in features]
-    expected = first_fit([len(ids) for ids in originals], 64)
+    expected = packed_layout([len(ids) for ids in originals], 64)
     assert batch["input_ids"].shape == (max(row for row, _, _ in expected) + 1, 64)
     assert_label_semantics(batch, originals, expected)
     row_ends = {row: max(stop for other, _, stop in expected if other == row) for row, _, _ in expected}
@@ -225,12 +227,12 @@ def test_packing_rows_hold_whole_sequences_first_fit(tokenizer):
 @pytest.mark.parametrize(
     ("sequences", "positions", "restored"),
     [
-        (  # 6, 4, 9 tokens: the third opens a second row
+        (  # 6, 4, 9 tokens: best-fit decreasing opens row 0 with the 9, then puts 6 + 4 in row 1
             ["ACGT", "AC", "ACGTACG"],
-            [[0, 1, 2, 3, 4, 5, 0, 1, 2, 3, 0, 1], [0, 1, 2, 3, 4, 5, 6, 7, 8, 0, 1, 2]],
-            [[2, 5, 6, 7, 8, 3, 2, 5, 6, 3, 0, 0], [2, 5, 6, 7, 8, 5, 6, 7, 3, 0, 0, 0]],
+            [[0, 1, 2, 3, 4, 5, 6, 7, 8, 0, 1, 2], [0, 1, 2, 3, 4, 5, 0, 1, 2, 3, 0, 1]],
+            [[2, 5, 6, 7, 8, 5, 6, 7, 3, 0, 0, 0], [2, 5, 6, 7, 8, 3, 2, 5, 6, 3, 0, 0]],
         ),
-        (  # 9, 6, 3, 4 tokens: the 3-token sample goes back to the first row
+        (  # 9, 6, 3, 4 tokens: the 4 fits best beside the 6, the 3 fills row 0 exactly
             ["ACGTACG", "ACGT", "A", "AC"],
             [[0, 1, 2, 3, 4, 5, 6, 7, 8, 0, 1, 2], [0, 1, 2, 3, 4, 5, 0, 1, 2, 3, 0, 1]],
             [[2, 5, 6, 7, 8, 5, 6, 7, 3, 2, 5, 3], [2, 5, 6, 7, 8, 3, 2, 5, 6, 3, 0, 0]],

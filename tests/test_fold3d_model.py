@@ -62,7 +62,7 @@ def test_forward_backward_trains_heads_not_encoder(overrides):
     torch.testing.assert_close(output.residue_mask[1], torch.tensor([1.0] * 7 + [0.0] * 3))
     assert torch.isfinite(output.loss)
     output.loss.backward()
-    assert all(p.grad is None for p in model.encoder.parameters())
+    assert all(p.grad is None for p in model.model.parameters())
     assert model.structure_module.backbone_update.weight.grad.abs().sum() > 0
     assert model.single_embed.weight.grad.abs().sum() > 0
 
@@ -162,7 +162,7 @@ def test_save_load_round_trip_and_auto_classes(tmp_path):
         expected = model(input_ids=input_ids, attention_mask=attention_mask)
     loaded = SSRLMForStructurePrediction.from_pretrained(tmp_path).eval()
     assert isinstance(loaded.config.encoder_config, SSRLMConfig)
-    assert not any(p.requires_grad for p in loaded.encoder.parameters())
+    assert not any(p.requires_grad for p in loaded.model.parameters())
     with torch.no_grad():
         actual = loaded(input_ids=input_ids, attention_mask=attention_mask)
     torch.testing.assert_close(actual.positions, expected.positions)

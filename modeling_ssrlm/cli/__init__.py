@@ -129,8 +129,9 @@ def _batches(records: Iterator[Record], batch_tokens: int) -> Iterator[list[Reco
 def format_prediction(record: Record, pairs: list[tuple[int, int]], fmt: str) -> str:
     """Render one predicted structure in ``fmt`` (``dbn``, ``bpseq``, ``ct`` or ``json``)."""
     from ..secondary_structure import to_dot_bracket, write_bpseq, write_ct
+    from ..tokenization_ssrlm import to_rna
 
-    sequence = record.sequence.replace("T", "U")
+    sequence = to_rna(record.sequence)
     if fmt == "dbn":
         return f">{record.id}\n{sequence}\n{to_dot_bracket(pairs, len(sequence))}\n"
     if fmt == "json":

@@ -21,6 +21,8 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator
 from typing import ClassVar
 
+from ..tokenization_ssrlm import to_rna
+
 
 class FoldingBackend(ABC):
     """Predicts one nested secondary structure per sequence. Instances must be picklable."""
@@ -50,7 +52,7 @@ class ViennaRNABackend(FoldingBackend):
     def fold(self, sequence: str) -> str:
         import RNA
 
-        rna = sequence.upper().replace("T", "U")
+        rna = to_rna(sequence)
         if not rna:
             return ""  # ViennaRNA cannot build a fold compound for an empty sequence
         model_details = RNA.md()

@@ -19,7 +19,9 @@ import torch
 from transformers import PreTrainedTokenizerBase
 
 from ..modeling_ssrlm import IGNORE_INDEX
+
 from .masking import crop_structure, span_mask, structure_span_mask, token_mask
+from .packing import pack_rows
 
 __all__ = ["DataCollatorForSSM", "IGNORE_INDEX", "MASK_STRATEGY_IDS", "MASKING_MODES"]
 
@@ -73,11 +75,11 @@ class DataCollatorForSSM:
       can log SSM- and SM-masked accuracy separately; pop it before the model forward.
     * Without packing: rows padded to the longest sample (rounded up to ``pad_to_multiple_of``)
       plus ``attention_mask`` (1 real, 0 padding).
-    * With ``pack_to_length=L``: rows of exactly ``L`` tokens, filled first-fit: taking the
-      samples in the given order, each goes, whole, to the first row with room for it, else to a
-      new row (samples keep their relative order within a row). Plain next-fit (closing a row at
-      the first sample that does not fit) wastes a third of the tokens when short ncRNA alternate
-      with ~1 kb non-ncRNA, as in the 1:1 mixture. ``position_ids`` restart at 0 at each sample
+    * With ``pack_to_length=L``: rows of exactly ``L`` tokens, filled best-fit decreasing by
+      :func:`~modeling_ssrlm.data.packing.pack_rows` (the packer pre-training also uses): each
+      sample goes, whole, to the row it fills most tightly (samples keep their relative order
+      within a row). Plain next-fit (closing a row at the first sample that does not fit) wastes a
+      third of the tokens when short ncRNA alternate with ~1 kb non-ncRNA, as in the 1:1 mixture. ``position_ids`` restart at 0 at each sample
       (the encoder attends only within each such segment). The unused tail of a row is filled with
       ``[PAD]`` as one more segment, with its own ``position_ids`` from 0 and labels -100. No
       ``attention_mask`` is returned: the segments already confine attention, and a pad segment
@@ -252,17 +254,16 @@ class DataCollatorForSSM:
         return batch
 
     def _pack(self, samples: list[_MaskedSample]) -> dict[str, torch.Tensor]:
-        """First-fit packing into rows of exactly ``pack_to_length`` tokens, with ``position_ids``."""
+        """Pack into rows of exactly ``pack_to_length`` tokens (:func:`~modeling_ssrlm.data.packing.pack_rows`), with ``position_ids``."""
         row_length = self.pack_to_length
         lengths = np.array([len(sample.input_ids) for sample in samples])
+        order, offsets = pack_rows(lengths, row_length)
+        row_of = np.repeat(np.arange(len(offsets) - 1), np.diff(offsets))
+        packed_lengths = lengths[order]
+        before = np.cumsum(packed_lengths) - packed_lengths  # tokens packed before each sample, all rows
         starts = np.empty(len(samples), dtype=np.int64)  # flat index of each sample in the batch
-        free: list[int] = []  # free tokens at the end of each row
-        for index, length in enumerate(lengths.tolist()):
-            row = next((row for row, room in enumerate(free) if room >= length), len(free))
-            if row == len(free):
-                free.append(row_length)
-            starts[index] = (row + 1) * row_length - free[row]
-            free[row] -= length
+        starts[order] = row_of * row_length + before - before[offsets[:-1]][row_of]
+        free = row_length - np.add.reduceat(packed_lengths, offsets[:-1])  # free tokens at the end of each row
         shape = (len(free), row_length)
         batch = self._place(samples, starts, lengths, shape)
         # A segment starts at every sample and at every row's padded tail; positions count from there.

@@ -8,7 +8,7 @@ from pathlib import Path
 import torch
 
 from ..io.sequences import record_file_name
-from ..tokenization_ssrlm import SSRLMTokenizer
+from ..tokenization_ssrlm import SSRLMTokenizer, to_rna
 from .modeling_fold3d import SSRLMForStructurePrediction
 from .pdb_io import write_pdb
 
@@ -30,5 +30,5 @@ def write_predicted_structures(
         output = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"])
         plddt = output.plddt[0].float().cpu().numpy()
         path = out_dir / f"{record_file_name(identifier)}.pdb"
-        write_pdb(path, sequence.replace("T", "U"), output.positions[0].float().cpu().numpy(), plddt=plddt)
+        write_pdb(path, to_rna(sequence), output.positions[0].float().cpu().numpy(), plddt=plddt)
         yield identifier, path, float(plddt.mean())

@@ -32,6 +32,7 @@ from transformers import initialization as init
 from transformers.utils import ModelOutput
 
 from ..modeling_ssrlm import SSRLMModel
+from ..modeling_ssrlm_pair import residue_mask, strip_special_tokens
 from ..tokenization_ssrlm import VOCAB
 from .configuration_fold3d import SSRLMStructureConfig
 from .geometry import frames_to_atoms
@@ -42,7 +43,6 @@ from .rigid import Rigid
 
 _C4 = ATOM_INDEX["C4'"]
 _FRAME_ATOMS = (ATOM_INDEX["P"], ATOM_INDEX["C4'"], ATOM_INDEX["N"])
-_FIRST_NUCLEOTIDE_ID = VOCAB["[UNK]"]  # ids >= [UNK] are residues (N, A, C, G, T)
 _PURINE_IDS = (VOCAB["A"], VOCAB["G"])
 
 
@@ -245,10 +245,10 @@ class SSRLMForStructurePrediction(SSRLMStructurePreTrainedModel):
 
     def __init__(self, config: SSRLMStructureConfig) -> None:
         super().__init__(config)
-        self.encoder = SSRLMModel(config.encoder_config)
+        self.model = SSRLMModel(config.encoder_config)  # the backbone attribute of every SSR-LM head
         if config.use_attention_maps:
-            self.encoder.set_attn_implementation("eager")
-        self.encoder.requires_grad_(False)
+            self.model.set_attn_implementation("eager")
+        self.model.requires_grad_(False)
         encoder = config.encoder_config
         s, z = config.single_dim, config.pair_dim
         self.embedding_norm = nn.LayerNorm(encoder.hidden_size)
@@ -274,28 +274,29 @@ class SSRLMForStructurePrediction(SSRLMStructurePreTrainedModel):
     def from_pretrained(cls, *args, **kwargs) -> SSRLMForStructurePrediction:
         """Load as usual, then freeze the encoder again (loading weights resets ``requires_grad``)."""
         model = super().from_pretrained(*args, **kwargs)
-        model.encoder.requires_grad_(False)
+        model.model.requires_grad_(False)
         return model
 
     def train(self, mode: bool = True) -> SSRLMForStructurePrediction:
         """Switch training mode; the frozen encoder always stays in eval mode (no dropout)."""
         super().train(mode)
-        self.encoder.eval()
+        self.model.eval()
         return self
 
     def _embed(self, input_ids: torch.Tensor,
                attention_mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Single ``(B, L, s)``, pair ``(B, L, L, z)`` and residue mask ``(B, L)`` from the encoder."""
         with torch.no_grad():
-            encoded = self.encoder(
+            encoded = self.model(
                 input_ids=input_ids, attention_mask=attention_mask,
                 output_attentions=self.config.use_attention_maps,
             )
-        residue_mask = (input_ids[:, 1:-1] >= _FIRST_NUCLEOTIDE_ID).to(encoded.last_hidden_state.dtype)
-        hidden = encoded.last_hidden_state[:, 1:-1]
-        single = self.single_embed(self.embedding_norm(hidden)) * residue_mask[..., None]
+        residues = residue_mask(input_ids, attention_mask, self.config.encoder_config)
+        hidden = strip_special_tokens(encoded.last_hidden_state, residues)
+        residues = residues.to(hidden.dtype)
+        single = self.single_embed(self.embedding_norm(hidden)) * residues[..., None]
         left, right = self.pair_left_right(single).chunk(2, dim=-1)
-        pair = left[:, :, None] + right[:, None, :] + self.pair_outer(single, residue_mask)
+        pair = left[:, :, None] + right[:, None, :] + self.pair_outer(single, residues)
         length = single.shape[1]
         positions = torch.arange(length, device=single.device)
         offsets = (positions[None, :] - positions[:, None]).clamp(
@@ -306,7 +307,7 @@ class SSRLMForStructurePrediction(SSRLMStructurePreTrainedModel):
         if self.config.use_attention_maps:
             maps = torch.cat(encoded.attentions, dim=1)[:, :, 1:-1, 1:-1]  # (B, layers*heads, L, L)
             pair = pair + self.attention_embed(maps.permute(0, 2, 3, 1))
-        return single, pair, residue_mask
+        return single, pair, residues
 
     def _recycling_features(self, previous: tuple[torch.Tensor, torch.Tensor, torch.Tensor]
                             ) -> tuple[torch.Tensor, torch.Tensor]:

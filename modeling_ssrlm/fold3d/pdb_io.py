@@ -25,6 +25,7 @@ import biotite.structure.io.pdb as biotite_pdb
 import biotite.structure.io.pdbx as biotite_pdbx
 import numpy as np
 
+from ..tokenization_ssrlm import to_rna
 from .residue_constants import ATOM_INDEX, ATOM_NAMES, PURINES, RNA_BASES
 
 _COVALENT_O3_P = 2.0  # Å; an O3'-P bond is ~1.6 Å
@@ -214,7 +215,7 @@ def write_pdb(path: str | Path, sequence: str, coords: np.ndarray, atom_mask: np
         plddt: per-residue confidence in [0, 1]; written as 0-100 in the B-factor column.
         chain_id: chain identifier.
     """
-    sequence = sequence.upper().replace("T", "U")
+    sequence = to_rna(sequence)
     length = len(sequence)
     if coords.shape != (length, len(ATOM_NAMES), 3):
         raise ValueError(f"coords must be ({length}, {len(ATOM_NAMES)}, 3), got {coords.shape}")

@@ -2,8 +2,8 @@
 
 :class:`MaskedLMTrainer` takes batches from :class:`~modeling_ssrlm.data.mlm_collator.DataCollatorForSSM`
 (``input_ids``, ``labels``, ``masking_strategy`` and ``attention_mask`` or ``position_ids``). It
-removes ``masking_strategy`` before the forward pass, computes the masked-LM loss itself and, next
-to the Trainer's own ``loss``, logs:
+removes ``masking_strategy`` before the forward pass, leaves the loss to the model (transformers'
+masked-LM loss) and, next to the Trainer's own ``loss``, logs:
 
 * ``masked_accuracy`` over all masked positions, and per strategy ``masked_accuracy_sm``,
   ``masked_accuracy_ssm``, ``masked_accuracy_mlm`` (each only when that strategy masked something
@@ -18,10 +18,10 @@ The counts are summed over every micro-batch (so gradient accumulation is covere
 processes (one ``reduce`` at log time, which the Trainer reaches on every rank) before dividing.
 Evaluation adds the same accuracy metrics with the ``eval_`` prefix.
 
-Loss: cross-entropy summed over the masked positions and divided by ``num_items_in_batch``, the
-number of masked positions in the whole optimizer step (all accumulated micro-batches, all
-processes), so every masked token weighs the same however tokens spread over micro-batches and
-ranks. This is the Trainer's own convention for models that accept ``num_items_in_batch``.
+Loss: the model's, which the Trainer calls with ``num_items_in_batch``, the number of masked
+positions in the whole optimizer step (all accumulated micro-batches, all processes): cross-entropy
+summed over the masked positions and divided by it, so every masked token weighs the same however
+tokens spread over micro-batches and ranks.
 """
 
 from __future__ import annotations
@@ -29,11 +29,11 @@ from __future__ import annotations
 import time
 
 import torch
-import torch.nn.functional as F
 from transformers import Trainer
 from transformers.trainer_utils import EvalLoopOutput
 
-from ..data.mlm_collator import IGNORE_INDEX, MASK_STRATEGY_IDS
+from ..data.mlm_collator import MASK_STRATEGY_IDS
+from ..modeling_ssrlm import IGNORE_INDEX
 
 __all__ = ["MaskedLMStatistics", "MaskedLMTrainer"]
 
@@ -99,7 +99,7 @@ class MaskedLMTrainer(Trainer):
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        # Our loss divides by `num_items_in_batch`, so make the Trainer count it (and not rescale the
+        # The model's loss divides by `num_items_in_batch`, so make the Trainer count it (and not rescale the
         # loss for gradient accumulation) whatever the model's forward signature says.
         self.model_accepts_loss_kwargs = True
         self._train_statistics = MaskedLMStatistics()
@@ -107,26 +107,13 @@ class MaskedLMTrainer(Trainer):
         self._last_log_time: float | None = None
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
-        """Masked-LM loss over ``labels != -100``, normalised by ``num_items_in_batch`` when given."""
+        """The model's own masked-LM loss (``Trainer.compute_loss``), plus the masking statistics of the batch."""
         inputs = dict(inputs)
         strategy = inputs.pop("masking_strategy")
-        labels = inputs.pop("labels")
-        outputs = model(**inputs)
-        logits = outputs.logits
-        loss = F.cross_entropy(
-            logits.float().flatten(0, 1), labels.flatten(), ignore_index=IGNORE_INDEX, reduction="sum"
-        )
-        if num_items_in_batch is None:
-            loss = loss / labels.ne(IGNORE_INDEX).sum().clamp(min=1)
-        else:
-            loss = loss / num_items_in_batch
-            if self.args.average_tokens_across_devices and self.accelerator.num_processes > 1:
-                # `num_items_in_batch` counts every rank's tokens and DDP/DeepSpeed average gradients
-                # over ranks: scale back so the step's gradient is the mean over all masked tokens.
-                loss = loss * self.accelerator.num_processes
+        loss, outputs = super().compute_loss(model, inputs, return_outputs=True, num_items_in_batch=num_items_in_batch)
         statistics = self._train_statistics if model.training else self._eval_statistics
         real = inputs["input_ids"] != self.model.config.pad_token_id
-        statistics.update(logits.detach(), labels, strategy, real)
+        statistics.update(outputs.logits.detach(), inputs["labels"], strategy, real)
         if self._last_log_time is None:
             self._last_log_time = time.perf_counter()
         return (loss, outputs) if return_outputs else loss

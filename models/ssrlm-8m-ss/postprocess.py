@@ -25,6 +25,7 @@ from __future__ import annotations
 import numpy as np
 
 from .secondary_structure import Pair, base_pair_type
+from .tokenization_ssrlm import to_rna
 
 MATCHING_METHODS = ("greedy", "max_weight", "none")
 _BASES = "ACGU"
@@ -35,7 +36,7 @@ _CANONICAL = np.array([[base_pair_type(a, b) != "noncanonical" for b in _BASES +
 
 def canonical_mask(sequence: str) -> np.ndarray:
     """Return the ``(L, L)`` boolean matrix that is True where bases ``i`` and ``j`` can form AU/GC/GU."""
-    normalised = sequence.upper().replace("T", "U")
+    normalised = to_rna(sequence)
     codes = np.array([_BASES.find(base) for base in normalised], dtype=np.int64)
     codes[codes < 0] = len(_BASES)
     return _CANONICAL[codes[:, None], codes[None, :]]

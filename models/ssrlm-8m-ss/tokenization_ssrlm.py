@@ -32,6 +32,14 @@ _INVALID = re.compile(f"[^{NUCLEOTIDES}U{IUPAC_AMBIGUITY_CODES}]")
 _WHITESPACE = re.compile(r"\s+")
 
 
+def to_rna(sequence: str) -> str:
+    """``sequence`` in RNA spelling, as output files and ViennaRNA expect it: upper case, ``T`` → ``U``.
+
+    Spelling only, no validation: modified-base letters of structure files pass through unchanged.
+    """
+    return sequence.upper().replace("T", "U")
+
+
 def normalize_sequence(sequence: str, tokens: Iterable[str] = ()) -> str:
     """Return ``sequence`` in the model alphabet: upper case, ``U`` → ``T``, IUPAC codes → ``N``.
 
@@ -188,4 +196,4 @@ def _normalize_input(text, tokens: Iterable[str]):
     return normalized
 
 
-__all__ = ["SSRLMTokenizer", "normalize_sequence", "VOCAB"]
+__all__ = ["SSRLMTokenizer", "normalize_sequence", "to_rna", "VOCAB"]
