@@ -93,8 +93,19 @@ class DataArguments:
     """Which ss-dataset splits to use (built by data_scripts/build_ss_datasets.py)."""
 
     data_root: str = field(default=str(DEFAULT_DATA_ROOT), metadata={"help": "Build directory of the ss datasets."})
-    train_split: str = field(default="bprna/TR0", metadata={"help": "Training split, '<dataset>/<split>'."})
-    eval_split: str = field(default="bprna/VL0", metadata={"help": "Validation split (model selection, threshold)."})
+    train_split: str = field(
+        default="bprna/TR0", metadata={"help": "Training split '<dataset>/<split>', or several joined by commas."}
+    )
+    eval_split: str = field(
+        default="bprna/VL0",
+        metadata={"help": "Validation split(s), comma-separated (checkpoint selection and threshold)."},
+    )
+    exclude_similar_to: list[str] = field(
+        default_factory=list,
+        metadata={"help": "FASTA files (e.g. every test split): training records >= 80 %% identical to any "
+                  "of their sequences (MMseqs2) are dropped."},
+    )
+    mmseqs_threads: int = field(default=1, metadata={"help": "MMseqs2 threads for --exclude_similar_to."})
     max_length: int | None = field(
         default=None, metadata={"help": "Skip training sequences longer than this many nucleotides."}
     )

@@ -80,3 +80,20 @@ def test_bad_config_overrides_are_rejected(text, message):
 def test_unknown_split_exits_with_code_2(tmp_path, capsys):
     assert run(tmp_path, "--eval_split", "tiny/nope") == 2
     assert "unknown split 'tiny/nope'" in capsys.readouterr().err
+
+
+def test_several_splits_load_as_one_and_similar_records_are_excluded(tmp_path):
+    from ss_fixture import RECORDS, write_tiny_ss_datasets
+
+    from modeling_ssrlm.training.finetuning import exclude_similar, load_split
+
+    root = write_tiny_ss_datasets(tmp_path / "data")
+    joined = load_split(str(root), "tiny/train, tiny/valid", max_length=14)
+    short = [record for record in RECORDS if len(record.sequence) <= 14]
+    assert len(short) == 2 and joined["id"] == [r.id for r in short] * 2
+    everything = load_split(str(root), "tiny/train,tiny/valid")
+    fasta = tmp_path / "test.fa"
+    fasta.write_text(">t\nGGGCGCAAGCCUAAACUAGU\n")  # the "mixed" record
+    kept, dropped = exclude_similar(everything, [str(fasta)])
+    assert dropped == 2 and "mixed" not in kept["id"] and len(kept) == 2 * len(RECORDS) - 2
+    assert exclude_similar(joined, []) == (joined, 0)

@@ -9,15 +9,19 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
+from datasets import concatenate_datasets
 from transformers import Trainer, set_seed
 
 from ..configuration_ssrlm import PRESETS, SSRLMConfig
 from ..data.pair_collator import DataCollatorForPairPrediction
 from ..data.ss_datasets import load_ss_split
+from ..io.mmseqs import similar_to
+from ..io.sequences import read_fasta
 from ..evaluation.metrics import pair_scores
 from ..modeling_ssrlm import IGNORE_INDEX
 from ..modeling_ssrlm_pair import SSRLMForPairPrediction, logits_to_probabilities
@@ -27,18 +31,47 @@ from .thresholds import choose_threshold, search_threshold
 
 #: Thresholds tried at each evaluation for checkpoint selection (the final search is finer).
 TUNING_GRID = tuple(round(0.1 * step, 1) for step in range(1, 10))
+#: Columns every split has; concatenated splits keep only these.
+SPLIT_COLUMNS = ("id", "sequence", "pairs", "family", "length")
 
 
 def load_split(data_root: str, name: str, max_samples: int | None = None, max_length: int | None = None):
-    """Load a split as a ``datasets.Dataset``, optionally truncated to ``max_samples`` and length-filtered."""
-    dataset = load_ss_split(data_root, name)
-    if max_samples is not None:
-        dataset = dataset.select(range(min(max_samples, len(dataset))))
-    if max_length is not None:
-        dataset = dataset.filter(lambda length: length <= max_length, input_columns="length")
+    """Load one split, or several (``"a/TR,b/TR"``) concatenated, optionally truncated and length-filtered.
+
+    ``max_samples`` keeps the first N records of each named split; ``max_length`` *skips* (does not
+    crop) longer records, so every structure stays complete.
+    """
+    parts = []
+    for part in filter(None, (piece.strip() for piece in name.split(","))):
+        dataset = load_ss_split(data_root, part)
+        if max_samples is not None:
+            dataset = dataset.select(range(min(max_samples, len(dataset))))
+        if max_length is not None:
+            dataset = dataset.filter(lambda length: length <= max_length, input_columns="length")
+        parts.append(dataset.select_columns(list(SPLIT_COLUMNS)))
+    if not parts:
+        raise ValueError(f"no split named in {name!r}")
+    dataset = concatenate_datasets(parts) if len(parts) > 1 else parts[0]
     if len(dataset) == 0:
         raise ValueError(f"split {name!r} has no records left (max_samples={max_samples}, max_length={max_length})")
     return dataset
+
+
+def exclude_similar(dataset, fasta_paths: Sequence[str], min_seq_id: float = 0.8, threads: int = 1):
+    """Drop the records ≥ ``min_seq_id`` identical (MMseqs2, 80 % coverage) to any sequence of the FASTA files.
+
+    Returns ``(kept dataset, number dropped)``. This is how training sets are kept apart from test
+    splits they would otherwise overlap (e.g. RNA3DB-2D train holds sequences of SPOT-RNA TS1).
+    """
+    if not fasta_paths:
+        return dataset, 0
+    targets = {
+        f"{path}:{record.id}": record.sequence for path in fasta_paths for record in read_fasta(path)
+    }
+    queries = {str(index): sequence for index, sequence in enumerate(dataset["sequence"])}
+    hits = similar_to(queries, targets, min_seq_id=min_seq_id, threads=threads)
+    keep = [index for index in range(len(dataset)) if str(index) not in hits]
+    return dataset.select(keep), len(dataset) - len(keep)
 
 
 def build_model(args: ModelArguments) -> SSRLMForPairPrediction:
@@ -93,6 +126,7 @@ def finetune(model_args, data_args, training_args) -> int:
     set_seed(training_args.seed)
     try:
         train_dataset = load_split(data_args.data_root, data_args.train_split, data_args.max_train_samples, data_args.max_length)
+        train_dataset, excluded = exclude_similar(train_dataset, data_args.exclude_similar_to, threads=data_args.mmseqs_threads)
         eval_dataset = load_split(data_args.data_root, data_args.eval_split, data_args.max_eval_samples)
         model = build_model(model_args)
     except (ValueError, OSError) as error:
@@ -123,7 +157,12 @@ def finetune(model_args, data_args, training_args) -> int:
         (output_dir / "threshold_search.json").write_text(json.dumps(asdict(search), indent=2) + "\n")
         summary = {
             "model": asdict(model_args),
-            "data": {**asdict(data_args), "train_records": len(train_dataset), "eval_records": len(eval_dataset)},
+            "data": {
+                **asdict(data_args),
+                "train_records": len(train_dataset),
+                "train_records_excluded_as_similar": excluded,
+                "eval_records": len(eval_dataset),
+            },
             "global_steps": train_result.global_step,
             "train_metrics": train_result.metrics,
             "best_checkpoint": trainer.state.best_model_checkpoint,
