@@ -1,30 +1,27 @@
 #!/usr/bin/env python
-"""Evaluate a secondary-structure model against ViennaRNA on ss-dataset splits (the paper's Table 1).
+"""Secondary-structure benchmark: our models (each decoder), ViennaRNA and the stored baselines, one table.
 
-For each split, the model (``SSRLMForPairPrediction`` or ``SSRLMForContactRegression`` folder; the
-class is read from ``config.json``'s ``architectures``) and ViennaRNA run on the same sequences in
-the same process, and both are scored with :func:`modeling_ssrlm.evaluation.metrics.score_structures`:
+Every method is scored on the same records in the same run by the same scorer
+(:mod:`modeling_ssrlm.evaluation.benchmark`): precision, recall, F1 (strict, the headline; ±1
+shift-tolerant), AUPRC and P@L where a method has probabilities, F1 on non-canonical pairs, F1 by
+length bin and, with ``--identity-to``, by identity to the nearest training sequence (MMseqs2);
+seconds per sequence for the methods run here (ours: priors + model + decoding; ViennaRNA: MFE +
+partition function). Stored predictions of CONTRAfold, EternaFold and MXfold2 (``--baselines-dir``)
+are scored on every set they cover completely.
 
-* precision, recall, F1 (strict; per-sequence means, the headline), F1 (±1 shift-tolerant), AUPRC;
-* F1 by pair type (Watson–Crick, wobble, non-canonical) and by length bin;
-* P@L (precision of the top-L raw probabilities with ``j − i ≥ 6``, as ESM reports contacts).
+``--model`` takes ``NAME=DIR`` (or ``DIR``, named after its folder) and may be repeated;
+``--decoders`` runs each model under each listed decoder (default: its own ``config.pair_decoder``).
+A split may carry ``@N`` to keep records of at most N nt (``archiveii/all@600``). Timing
+(``--timing-lengths``): one random sequence per length, each model's ``predict`` against ViennaRNA's
+partition function, medians of ``--timing-repeats``.
 
-The model's pairs use its config (``pair_threshold`` and post-processing); AUPRC and P@L use the raw
-probabilities (no post-processing). The ViennaRNA row: pairs are the MFE structure (``RNAfold``);
-AUPRC and P@L use its McCaskill base-pair probabilities (``RNAfold -p``) — the closest analogue of
-a model's probability map.
-
-Timing (``--timing-lengths``, default 100 300 500 1000): one random sequence per length (seeded),
-the model's ``predict`` (post-processing included) and ViennaRNA MFE folding, wall-clock seconds
-(median of ``--timing-repeats``, after one warm-up run of the model), their ratio, and the peak
-resident memory of this process (``resource.getrusage(RUSAGE_SELF).ru_maxrss``: lengths run in
-ascending order, so the value after each length is the peak reached by then, baseline included).
-
-Outputs ``<out>/eval.json`` and ``<out>/eval.md`` and prints the markdown.
+Outputs ``<out>/eval.json`` and ``<out>/eval.md`` and prints the markdown. Test splits are for
+reporting: make every choice (checkpoints, thresholds, decoders) on validation splits.
 
 Example::
 
-    python benchmarks/eval_ss.py --model runs/ss-bprna --splits bprna/TS0 --out runs/eval-bprna
+    python benchmarks/eval_ss.py --model hybrid=models/ssrlm-8m-ss --splits bprna/TS0 spot_rna_pdb/TS1 \\
+        --decoders threshold vienna_mfe --out runs/eval
 """
 
 from __future__ import annotations
@@ -34,117 +31,97 @@ import json
 import math
 import platform
 import random
-import resource
 import statistics
 import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 if str(REPO_ROOT) not in sys.path:  # run as a script from a checkout
     sys.path.insert(0, str(REPO_ROOT))
-
-from modeling_ssrlm.configuration_ssrlm import SSRLMConfig  # noqa: E402
-from modeling_ssrlm.data.labelling import get_folding_backend  # noqa: E402
-from modeling_ssrlm.evaluation.metrics import score_structures  # noqa: E402
-from modeling_ssrlm.modeling_ssrlm_pair import SSRLMForPairPrediction  # noqa: E402
 from modeling_ssrlm.data.ss_datasets import load_ss_split  # noqa: E402
-from modeling_ssrlm.secondary_structure import parse_dot_bracket  # noqa: E402
-from modeling_ssrlm.tokenization_ssrlm import to_rna  # noqa: E402
-from modeling_ssrlm.evaluation.metrics import precision_at_l  # noqa: E402
-from modeling_ssrlm.modeling_ssrlm_contact import SSRLMForContactRegression  # noqa: E402
+from modeling_ssrlm.evaluation.benchmark import (  # noqa: E402
+    identity_to_training,
+    load_baselines,
+    load_eval_set,
+    load_pair_model,
+    run_model,
+    run_vienna,
+    score_run,
+)
+from modeling_ssrlm.thermodynamics import vienna_fold  # noqa: E402
 
-MODEL_CLASSES = {cls.__name__: cls for cls in (SSRLMForPairPrediction, SSRLMForContactRegression)}
-VIENNA = "ViennaRNA (RNAfold MFE)"
-TABLE_COLUMNS = (("precision", "Precision"), ("recall", "Recall"), ("f1", "F1"), ("f1_shift1", "F1 (±1)"), ("auprc", "AUPRC"))
-
-
-def load_model(path: str) -> SSRLMForPairPrediction | SSRLMForContactRegression:
-    """Load a pair-model folder with the class named in its config (local folders only, never the hub)."""
-    if not Path(path).is_dir():
-        raise ValueError(f"model folder {path!r} not found")
-    config = SSRLMConfig.from_pretrained(path)
-    names = [name for name in (config.architectures or []) if name in MODEL_CLASSES]
-    if not names:
-        raise ValueError(f"{path} does not hold a pair model (architectures: {config.architectures}); "
-                         f"expected one of {sorted(MODEL_CLASSES)}")
-    return MODEL_CLASSES[names[0]].from_pretrained(path)
+VIENNA = "ViennaRNA MFE"
+DEFAULT_BASELINES = REPO_ROOT.parent / "shared" / "baselines"
+DETAIL_COLUMNS = (
+    ("precision", "P"), ("recall", "R"), ("f1", "F1"), ("f1_shift1", "F1 ±1"),
+    ("f1_noncanonical", "non-canonical F1"), ("auprc", "AUPRC"), ("seconds_per_sequence", "s/seq"),
+)
 
 
-def vienna_predict(sequences: list[str]) -> tuple[list[list[tuple[int, int]]], list[np.ndarray]]:
-    """MFE pairs and McCaskill pair-probability matrices from ViennaRNA."""
-    import RNA
-
-    backend = get_folding_backend("vienna")
-    pairs, probabilities = [], []
-    for sequence in sequences:
-        pairs.append(parse_dot_bracket(backend.fold(sequence)))
-        compound = RNA.fold_compound(to_rna(sequence))
-        compound.pf()
-        upper = np.array(compound.bpp())[1:, 1:]  # ViennaRNA is 1-based and fills i < j only
-        probabilities.append(upper + upper.T)
-    return pairs, probabilities
+def parse_models(values: list[str]) -> dict[str, str]:
+    """``NAME=DIR`` or ``DIR`` → ``{name: dir}``; a repeated name is an error."""
+    models: dict[str, str] = {}
+    for value in values:
+        name, separator, path = value.partition("=")
+        name, path = (name, path) if separator else (Path(value).name, value)
+        if name in models:
+            raise ValueError(f"--model name {name!r} given twice")
+        models[name] = path
+    return models
 
 
-def score(sequences, preds, trues, probabilities) -> dict:
-    """:func:`score_structures` plus the mean P@L."""
-    result = score_structures(sequences, preds, trues, probabilities)
-    result["precision_at_l"] = float(np.mean([precision_at_l(p, t) for p, t in zip(probabilities, trues) if len(p) > 6]))
-    return result
+def evaluate(args: argparse.Namespace) -> dict:
+    """Run every method on every split; returns the report (``splits`` → method → scores)."""
+    models = {name: load_pair_model(path) for name, path in parse_models(args.model).items()}
+    training = {}
+    for split in filter(None, (args.identity_to or "").split(",")):
+        dataset = load_ss_split(args.data_root, split.strip())
+        training.update({f"{split}:{i}": s for i, s in zip(dataset["id"], dataset["sequence"])})
+    report = {"splits": {}, "models": parse_models(args.model), "decoders": args.decoders}
+    for name in args.splits:
+        eval_set = load_eval_set(args.data_root, name, args.limit)
+        bins = identity_to_training(eval_set, training, threads=args.threads) if training else None
+        rows = {}
+        for model_name, model in models.items():
+            for decoder in args.decoders or [None]:
+                label = model_name if decoder is None else f"{model_name} [{decoder}]"
+                rows[label] = score_run(eval_set, run_model(model, eval_set.sequences, decoder, args.batch_tokens), bins)
+        if not args.no_vienna:
+            rows[VIENNA] = score_run(eval_set, run_vienna(eval_set.sequences), bins)
+        for tool, run in load_baselines(args.baselines_dir, eval_set).items():
+            rows[tool] = score_run(eval_set, run, bins)
+        report["splits"][name] = rows
+    report["timing"] = time_models(models, args.timing_lengths, args.timing_repeats, args.seed)
+    report["machine"] = f"{platform.machine()} CPU, {torch.get_num_threads()} torch threads"
+    return report
 
 
-def evaluate_split(model, data_root: str, name: str, limit: int | None, batch_tokens: int, with_vienna: bool) -> dict:
-    """Scores of the model (and ViennaRNA) on one split, keyed by method name."""
-    dataset = load_ss_split(data_root, name)
-    if limit is not None:
-        dataset = dataset.select(range(min(limit, len(dataset))))
-    sequences = list(dataset["sequence"])
-    trues = [[tuple(pair) for pair in pairs] for pairs in dataset["pairs"]]
-    start = time.perf_counter()
-    predictions = model.predict(sequences, batch_tokens=batch_tokens)
-    model_seconds = time.perf_counter() - start
-    results = {"SSR-LM": score(sequences, [p.pairs for p in predictions], trues, [p.probabilities for p in predictions])}
-    results["SSR-LM"]["seconds"] = model_seconds
-    if with_vienna:
-        start = time.perf_counter()
-        pairs, probabilities = vienna_predict(sequences)
-        results[VIENNA] = score(sequences, pairs, trues, probabilities)
-        results[VIENNA]["seconds"] = time.perf_counter() - start
-    return results
-
-
-def peak_rss_mib() -> float:
-    """Peak resident set size of this process so far (Linux reports KiB)."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-def time_inference(model, lengths: list[int], repeats: int, seed: int) -> list[dict]:
-    """Per-sequence model vs ViennaRNA wall time and the peak RSS, lengths in ascending order."""
-    backend = get_folding_backend("vienna")
+def time_models(models: dict, lengths: list[int], repeats: int, seed: int) -> list[dict]:
+    """Seconds of each model's ``predict`` and of ViennaRNA's partition function on random sequences."""
     rng = random.Random(seed)
     rows = []
-    model.predict(["GGGAAACCC"])  # warm-up (first-call allocations, lazy init)
     for length in sorted(lengths):
         sequence = "".join(rng.choice("ACGU") for _ in range(length))
-        model_times, vienna_times = [], []
+        row = {"length": length}
+        vienna = []
         for _ in range(repeats):
             start = time.perf_counter()
-            model.predict([sequence])
-            model_times.append(time.perf_counter() - start)
-            start = time.perf_counter()
-            backend.fold(sequence)
-            vienna_times.append(time.perf_counter() - start)
-        model_seconds, vienna_seconds = statistics.median(model_times), statistics.median(vienna_times)
-        rows.append({
-            "length": length,
-            "model_seconds": model_seconds,
-            "vienna_seconds": vienna_seconds,
-            "ratio_model_over_vienna": model_seconds / vienna_seconds,
-            "peak_rss_mib": peak_rss_mib(),
-        })
+            vienna_fold(sequence, "turner2004", kinds=("bpp",))
+            vienna.append(time.perf_counter() - start)
+        row["vienna_pf_seconds"] = statistics.median(vienna)
+        for name, model in models.items():
+            model.predict(["GGGAAACCC"])  # warm-up
+            seconds = []
+            for _ in range(repeats):
+                start = time.perf_counter()
+                model.predict([sequence])
+                seconds.append(time.perf_counter() - start)
+            row[f"{name}_seconds"] = statistics.median(seconds)
+            row[f"{name}_over_vienna_pf"] = row[f"{name}_seconds"] / row["vienna_pf_seconds"]
+        rows.append(row)
     return rows
 
 
@@ -154,61 +131,60 @@ def _cell(value) -> str:
     return f"{value:.3f}" if isinstance(value, float) else str(value)
 
 
-def _breakdown_table(rows: dict[str, dict], keys: list[str], labels: list[str], per_cell_counts: bool) -> list[str]:
-    """One markdown table, a row per method; ``per_cell_counts`` adds each method's ``n_*`` to its cells."""
-    lines = ["| Method | " + " | ".join(labels) + " |", "|---" * (len(keys) + 1) + "|"]
-    for method, row in rows.items():
-        cells = [
-            _cell(row[k]) + (f" ({row['n_' + k.removeprefix('f1_')]})" if per_cell_counts else "") for k in keys
-        ]
-        lines.append(f"| {method} | " + " | ".join(cells) + " |")
-    return lines
-
-
 def to_markdown(report: dict) -> str:
-    """Render the report as markdown tables (main table, pair types, length bins, timing)."""
+    """Headline F1 table (methods × sets), then per-set details, identity and length bins, timing."""
     splits = report["splits"]
-    columns = TABLE_COLUMNS + (("precision_at_l", "P@L"),)
-    lines = [f"# Secondary-structure evaluation: `{report['model']}`", ""]
-    lines.append(f"Threshold {report['threshold']}, post-processing {report['postprocessing']}; "
-                 "per-sequence means; AUPRC and P@L (top-L, j - i >= 6) on raw probabilities.")
-    lines += ["", "| Method | " + " | ".join(f"{split} {label}" for split in splits for _, label in columns) + " |",
-              "|---" * (1 + len(splits) * len(columns)) + "|"]
-    for method in next(iter(splits.values())):
-        cells = [_cell(splits[split][method].get(key)) for split in splits for key, _ in columns]
-        lines.append(f"| {method} | " + " | ".join(cells) + " |")
-    lines += ["", "## F1 by pair type (in brackets: sequences where the type occurs in prediction or truth)", ""]
-    type_keys = ["f1_watson_crick", "f1_wobble", "f1_noncanonical"]
-    for split, rows in splits.items():
-        lines += [f"**{split}**", ""] + _breakdown_table(rows, type_keys, ["Watson-Crick", "wobble", "non-canonical"], True) + [""]
-    lines += ["## F1 by length bin (nt, [lo, hi))", ""]
-    for split, rows in splits.items():
+    methods = list(dict.fromkeys(method for rows in splits.values() for method in rows))
+    lines = ["# Secondary-structure benchmark (strict F1, per-sequence mean)", "",
+             "| method | " + " | ".join(f"{name} (n={next(iter(rows.values()))['n_sequences']})" for name, rows in splits.items()) + " |",
+             "|---" * (len(splits) + 1) + "|"]
+    for method in methods:
+        lines.append(f"| {method} | " + " | ".join(_cell(splits[s].get(method, {}).get("f1")) for s in splits) + " |")
+    for name, rows in splits.items():
+        lines += ["", f"## {name}", "", "| method | " + " | ".join(label for _, label in DETAIL_COLUMNS) + " |",
+                  "|---" * (len(DETAIL_COLUMNS) + 1) + "|"]
+        for method, row in rows.items():
+            lines.append(f"| {method} | " + " | ".join(_cell(row.get(key)) for key, _ in DETAIL_COLUMNS) + " |")
         first = next(iter(rows.values()))
+        if "n_identity_<50%" in first:
+            bins = ("<50%", "50-80%", ">=80%")
+            lines += ["", "F1 by identity to the nearest training sequence: " + ", ".join(
+                f"{b} n={first['n_identity_' + b]}" for b in bins), "",
+                "| method | " + " | ".join(bins) + " |", "|---" * 4 + "|"]
+            for method, row in rows.items():
+                lines.append(f"| {method} | " + " | ".join(_cell(row.get(f"f1_identity_{b}")) for b in bins) + " |")
         keys = [k for k in first if k.startswith("f1_len_") and first["n_" + k.removeprefix("f1_")]]
-        labels = [f"{k.removeprefix('f1_len_').replace('_', '-')} (n={first['n_' + k.removeprefix('f1_')]})" for k in keys]
-        lines += [f"**{split}**", ""] + _breakdown_table(rows, keys, labels, False) + [""]
-    if report.get("timing"):
-        lines += ["## Inference time per sequence (one random sequence, batch 1)", "",
-                  f"{report['machine']}; peak memory = process ru_maxrss (ascending lengths, baseline included).", "",
-                  "| Length (nt) | SSR-LM (s) | RNAfold MFE (s) | ratio | peak RSS (MiB) |", "|---|---|---|---|---|"]
+        if keys:
+            labels = [f"{k.removeprefix('f1_len_').replace('_', '-')} nt (n={first['n_' + k.removeprefix('f1_')]})" for k in keys]
+            lines += ["", "F1 by length:", "", "| method | " + " | ".join(labels) + " |", "|---" * (len(keys) + 1) + "|"]
+            for method, row in rows.items():
+                lines.append(f"| {method} | " + " | ".join(_cell(row.get(k)) for k in keys) + " |")
+    if report["timing"]:
+        names = list(report["models"])
+        lines += ["", f"## Seconds per sequence ({report['machine']}; whole predict vs ViennaRNA partition function)", "",
+                  "| length | ViennaRNA pf | " + " | ".join(f"{n} | ×pf" for n in names) + " |",
+                  "|---" * (2 + 2 * len(names)) + "|"]
         for row in report["timing"]:
-            lines.append(f"| {row['length']} | {row['model_seconds']:.3f} | {row['vienna_seconds']:.3f} | "
-                         f"{row['ratio_model_over_vienna']:.1f} | {row['peak_rss_mib']:.0f} |")
+            cells = [f"{row[f'{n}_seconds']:.3f} | {row[f'{n}_over_vienna_pf']:.2f}" for n in names]
+            lines.append(f"| {row['length']} | {row['vienna_pf_seconds']:.3f} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--model", required=True, help="A saved pair-model folder.")
-    parser.add_argument("--splits", nargs="+", required=True, help="Split names, e.g. bprna/TS0 spot_rna_pdb/TS1.")
+    parser.add_argument("--model", action="append", required=True, help="NAME=DIR or DIR of a pair model (repeatable).")
+    parser.add_argument("--splits", nargs="+", required=True, help="dataset/split[@max_length], e.g. bprna/TS0.")
+    parser.add_argument("--decoders", nargs="*", default=None, help="Decoders to run each model with (default: its own).")
     parser.add_argument("--data-root", default=str(REPO_ROOT / "runs" / "ss_datasets"), help="ss-dataset build directory.")
+    parser.add_argument("--baselines-dir", default=str(DEFAULT_BASELINES), help="Stored predictions of other tools.")
+    parser.add_argument("--identity-to", default=None, help="Training splits (comma-separated) for F1 by identity.")
     parser.add_argument("--out", required=True, help="Output directory for eval.json and eval.md.")
-    parser.add_argument("--limit", type=int, default=None, help="Evaluate only the first N sequences of each split.")
+    parser.add_argument("--limit", type=int, default=None, help="Evaluate only the first N records of each split.")
     parser.add_argument("--batch-tokens", type=int, default=4096, help="Padded tokens per inference batch.")
-    parser.add_argument("--no-vienna", action="store_true", help="Skip the ViennaRNA baseline row.")
-    parser.add_argument("--timing-lengths", type=int, nargs="*", default=[100, 300, 500, 1000],
-                        help="Sequence lengths to time (none: skip timing).")
-    parser.add_argument("--timing-repeats", type=int, default=1, help="Timed runs per length (median reported).")
+    parser.add_argument("--threads", type=int, default=1, help="MMseqs2 threads.")
+    parser.add_argument("--no-vienna", action="store_true", help="Skip the ViennaRNA row.")
+    parser.add_argument("--timing-lengths", type=int, nargs="*", default=[100, 500, 1000], help="Lengths to time.")
+    parser.add_argument("--timing-repeats", type=int, default=3, help="Timed runs per length (median).")
     parser.add_argument("--seed", type=int, default=0, help="Seed of the random timing sequences.")
     return parser
 
@@ -221,26 +197,10 @@ def main(argv: list[str] | None = None) -> int:
     if any(length < 1 for length in args.timing_lengths) or args.timing_repeats < 1:
         parser.error("--timing-lengths and --timing-repeats must be positive")
     try:
-        model = load_model(args.model)
-        splits = {name: evaluate_split(model, args.data_root, name, args.limit, args.batch_tokens, not args.no_vienna)
-                  for name in args.splits}
+        report = evaluate(args)
     except (ValueError, OSError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    config = model.config
-    report = {
-        "model": args.model,
-        "model_class": type(model).__name__,
-        "threshold": config.pair_threshold,
-        "postprocessing": (
-            {"canonical_only": config.pair_canonical_only, "min_loop_length": config.pair_min_loop_length,
-             "matching": config.pair_matching} if config.pair_postprocess else "off"
-        ),
-        "limit": args.limit,
-        "machine": f"{platform.machine()} CPU, {torch.get_num_threads()} torch threads",
-        "splits": splits,
-        "timing": time_inference(model, args.timing_lengths, args.timing_repeats, args.seed) if args.timing_lengths else [],
-    }
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "eval.json").write_text(json.dumps(report, indent=2) + "\n")
