@@ -54,7 +54,8 @@ class SSRLMConfig(PreTrainedConfig):
         vocab_size: number of tokens (4 nucleotides + 5 special tokens).
         hidden_size: width of the residual stream.
         intermediate_size: width of the SwiGLU feed-forward layer.
-        num_hidden_layers: number of transformer blocks.
+        num_hidden_layers: number of transformer blocks; 0 leaves token embeddings + the final RMSNorm,
+            which makes a pair model without a language model (the baseline for prior channels).
         num_attention_heads: number of query heads.
         num_key_value_heads: number of key/value heads for grouped-query attention; defaults to
             ``num_attention_heads`` (plain multi-head attention). Must divide ``num_attention_heads``.
@@ -149,10 +150,12 @@ class SSRLMConfig(PreTrainedConfig):
 
     def validate_architecture(self):
         """Reject shapes the encoder cannot build (``ValueError`` with the offending numbers)."""
-        for name in ("vocab_size", "hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads"):
+        for name in ("vocab_size", "hidden_size", "intermediate_size", "num_attention_heads"):
             value = getattr(self, name)
             if not isinstance(value, int) or value <= 0:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        if not isinstance(self.num_hidden_layers, int) or self.num_hidden_layers < 0:
+            raise ValueError(f"num_hidden_layers must be a non-negative integer, got {self.num_hidden_layers!r}")
         if self.hidden_size % self.num_attention_heads != 0:
             raise ValueError(
                 f"hidden_size ({self.hidden_size}) must be divisible by num_attention_heads "

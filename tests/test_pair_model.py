@@ -363,3 +363,19 @@ def test_config_choices_are_the_thermodynamics_ones():
     assert PAIR_PRIOR_CHANNELS == thermodynamics.PRIOR_CHANNELS
     assert PAIR_DECODERS == thermodynamics.DECODERS
     assert PAIR_DECODER_TRANSFORMS == thermodynamics.SOFT_CONSTRAINT_TRANSFORMS
+
+
+def test_encoder_without_layers_is_the_prior_only_baseline(config, tmp_path):
+    """``num_hidden_layers=0``: embeddings only, no language model; the priors carry the structure."""
+    config.num_hidden_layers = 0
+    config.pair_prior_channels = ["bpp:turner2004"]
+    model = SSRLMForPairPrediction(config)
+    assert len(model.model.layers) == 0
+    features = [{"sequence": "GGGGAAAACCCC", "pairs": [[0, 11], [1, 10]]}, {"sequence": "ACGUAC", "pairs": []}]
+    batch = DataCollatorForPairPrediction(prior_channels=config.pair_prior_channels)(features)
+    model(**batch).loss.backward()
+    assert model.pair_head.prior_proj.weight.grad.abs().sum() > 0
+    model.eval().save_pretrained(tmp_path)
+    loaded = SSRLMForPairPrediction.from_pretrained(tmp_path).eval()
+    assert loaded.config.num_hidden_layers == 0
+    np.testing.assert_array_equal(loaded.predict(["GGGGAAAACCCC"])[0].probabilities, model.predict(["GGGGAAAACCCC"])[0].probabilities)
