@@ -34,9 +34,16 @@ PRESETS: dict[str, dict[str, int]] = {
 }
 
 
-# Kept literal (not imported from postprocess.py) so that this file stays self-contained for
-# ``trust_remote_code`` loading.
+# Kept literal (not imported from postprocess.py / thermodynamics.py) so that this file stays
+# self-contained for ``trust_remote_code`` loading; tests check them against those modules.
 PAIR_MATCHING_METHODS = ("greedy", "max_weight", "none")
+PAIR_PRIOR_CHANNELS = tuple(
+    f"{kind}:{parameter_set}"
+    for parameter_set in ("turner2004", "turner1999", "andronescu2007", "langdon2018")
+    for kind in ("bpp", "mfe")
+)
+PAIR_DECODERS = ("threshold", "vienna_mfe", "vienna_mea")
+PAIR_DECODER_TRANSFORMS = ("logodds", "probability")
 
 
 @strict
@@ -47,7 +54,8 @@ class SSRLMConfig(PreTrainedConfig):
         vocab_size: number of tokens (4 nucleotides + 5 special tokens).
         hidden_size: width of the residual stream.
         intermediate_size: width of the SwiGLU feed-forward layer.
-        num_hidden_layers: number of transformer blocks.
+        num_hidden_layers: number of transformer blocks; 0 leaves token embeddings + the final RMSNorm,
+            which makes a pair model without a language model (the baseline for prior channels).
         num_attention_heads: number of query heads.
         num_key_value_heads: number of key/value heads for grouped-query attention; defaults to
             ``num_attention_heads`` (plain multi-head attention). Must divide ``num_attention_heads``.
@@ -117,6 +125,17 @@ class SSRLMConfig(PreTrainedConfig):
     pair_canonical_only: bool = False  # keep only AU/GC/GU pairs
     pair_min_loop_length: int = 3  # keep pairs with j - i > this (no sharp hairpins)
     pair_matching: str = "greedy"  # one partner per base: "greedy", "max_weight" or "none"
+    # ---- Inputs besides the encoder (thermodynamics.py), projected by a 1×1 convolution and added
+    # ---- to the pair features. Empty/False (the defaults) build exactly the model without them.
+    pair_prior_channels: list[str] | tuple[str, ...] = ()  # e.g. ["bpp:turner2004", "mfe:turner2004"]
+    pair_sequence_features: bool = False  # add the one-hot identity of each base pair (16 channels)
+    # ---- Decoding (decode_pairs): "threshold" = threshold + the rules above (postprocess.py);
+    # ---- "vienna_mfe" / "vienna_mea" = ViennaRNA MFE / MEA structure with the probabilities as soft
+    # ---- constraints, then confident crossing pairs (p > pair_threshold) added as pseudoknots.
+    pair_decoder: str = "threshold"
+    pair_decoder_transform: str = "logodds"  # pseudo-energy: -scale·log(p/(1-p)) or "probability": -scale·p
+    pair_decoder_scale: float = 1.0  # kcal/mol per unit of the transform
+    pair_decoder_mea_gamma: float = 1.0  # MEA weight of paired vs unpaired bases ("vienna_mea")
 
     def __post_init__(self, **kwargs):
         if self.num_key_value_heads is None:
@@ -131,10 +150,12 @@ class SSRLMConfig(PreTrainedConfig):
 
     def validate_architecture(self):
         """Reject shapes the encoder cannot build (``ValueError`` with the offending numbers)."""
-        for name in ("vocab_size", "hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads"):
+        for name in ("vocab_size", "hidden_size", "intermediate_size", "num_attention_heads"):
             value = getattr(self, name)
             if not isinstance(value, int) or value <= 0:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        if not isinstance(self.num_hidden_layers, int) or self.num_hidden_layers < 0:
+            raise ValueError(f"num_hidden_layers must be a non-negative integer, got {self.num_hidden_layers!r}")
         if self.hidden_size % self.num_attention_heads != 0:
             raise ValueError(
                 f"hidden_size ({self.hidden_size}) must be divisible by num_attention_heads "
@@ -169,6 +190,27 @@ class SSRLMConfig(PreTrainedConfig):
             raise ValueError(f"pair_min_loop_length must be a non-negative integer, got {self.pair_min_loop_length!r}")
         if self.pair_matching not in PAIR_MATCHING_METHODS:
             raise ValueError(f"pair_matching must be one of {PAIR_MATCHING_METHODS}, got {self.pair_matching!r}")
+        self.validate_pair_inputs_and_decoder()
+
+    def validate_pair_inputs_and_decoder(self):
+        """Reject unknown or repeated prior channels and bad decoder settings (``ValueError``)."""
+        channels = self.pair_prior_channels
+        if isinstance(channels, str) or any(channel not in PAIR_PRIOR_CHANNELS for channel in channels):
+            raise ValueError(
+                f"pair_prior_channels must be a list of known channels, got {channels!r}; "
+                f"known channels: {', '.join(PAIR_PRIOR_CHANNELS)}"
+            )
+        if len(set(channels)) != len(channels):
+            raise ValueError(f"pair_prior_channels must not repeat a channel, got {list(channels)}")
+        if self.pair_decoder not in PAIR_DECODERS:
+            raise ValueError(f"pair_decoder must be one of {PAIR_DECODERS}, got {self.pair_decoder!r}")
+        if self.pair_decoder_transform not in PAIR_DECODER_TRANSFORMS:
+            raise ValueError(
+                f"pair_decoder_transform must be one of {PAIR_DECODER_TRANSFORMS}, got {self.pair_decoder_transform!r}"
+            )
+        for name in ("pair_decoder_scale", "pair_decoder_mea_gamma"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
 
     @classmethod
     def from_preset(cls, name: str, **overrides) -> "SSRLMConfig":

@@ -11,6 +11,10 @@ Architecture (METHOD.md §4, paper §3.3.2), all sizes from the ``pair_`` fields
    the outer concatenation and the elementwise product, ``z_ij = W [e_i; e_j; e_i ⊙ e_j] + b``. It is
    evaluated factorised (``W_l e_i + W_r e_j + Σ_k W_p[:, k] e_ik e_jk + b``), which never builds the
    ``3C × L × L`` concatenation: the pair stage holds ``C × L²`` floats at a time.
+   Optional extra inputs (``pair_prior_channels``: thermodynamic priors from
+   :mod:`~modeling_ssrlm.thermodynamics`, and ``pair_sequence_features``: the one-hot identity of
+   each base pair) are projected by a 1 × 1 convolution to ``C`` channels and added to ``z``.
+   A config without them builds exactly the model without them (same weights, same outputs).
 3. A pre-activation 2D ResNet: ``pair_num_blocks`` blocks of (norm → ReLU → ``k × k`` conv) × 2 plus
    the identity; block ``b`` uses dilation ``pair_dilations[b % len(pair_dilations)]``.
    Normalisation is a per-sequence *instance* norm over the unpadded ``L × L`` region
@@ -28,8 +32,9 @@ Loss: binary cross-entropy with logits (``pos_weight = pair_pos_weight``) over t
 entries ``j − i ≥ pair_min_separation`` of real nucleotides whose label is not -100, averaged over
 those entries of the whole batch.
 
-Decisions (threshold, post-processing) are config fields, not weights; :meth:`PairPredictionMixin.predict`
-applies them through :func:`modeling_ssrlm.postprocess.postprocess`.
+Decisions (threshold, post-processing, decoder) are config fields, not weights;
+:meth:`PairPredictionMixin.predict` applies them through :func:`modeling_ssrlm.postprocess.postprocess`
+(``pair_decoder="threshold"``) or :func:`modeling_ssrlm.thermodynamics.decode_with_vienna`.
 """
 
 from __future__ import annotations
@@ -51,7 +56,8 @@ from .configuration_ssrlm import SSRLMConfig
 from .modeling_ssrlm import IGNORE_INDEX, SSRLMModel, SSRLMPreTrainedModel
 from .postprocess import postprocess as postprocess_pairs
 from .secondary_structure import Pair, matrix_to_pairs, to_dot_bracket
-from .tokenization_ssrlm import SSRLMTokenizer, normalize_sequence
+from .thermodynamics import compute_prior_channels, decode_with_vienna
+from .tokenization_ssrlm import NUCLEOTIDES, VOCAB, SSRLMTokenizer, normalize_sequence
 
 __all__ = [
     "AutoModelForPairPrediction",
@@ -61,9 +67,15 @@ __all__ = [
     "SSRLMForPairPrediction",
     "logits_to_probabilities",
     "normalize_batch",
+    "pad_pair_priors",
+    "pair_identity_features",
     "residue_mask",
     "strip_special_tokens",
 ]
+
+#: Channels of :func:`pair_identity_features`: one per ordered pair of nucleotides.
+PAIR_IDENTITY_CHANNELS = len(NUCLEOTIDES) ** 2
+
 
 @dataclass
 class PairPredictionOutput(ModelOutput):
@@ -105,6 +117,18 @@ class PairPrediction:
 # --------------------------------------------------------------------------- special tokens and masks
 
 
+def pad_pair_priors(priors: Sequence[np.ndarray]) -> torch.Tensor:
+    """Stack ``(K, L_b, L_b)`` prior channels into a ``(batch, K, L_max, L_max)`` float32 tensor, zero-padded."""
+    max_length = max(prior.shape[-1] for prior in priors)
+    padded = torch.zeros(len(priors), priors[0].shape[0], max_length, max_length)
+    for row, prior in enumerate(priors):
+        length = prior.shape[-1]
+        padded[row, :, :length, :length] = torch.from_numpy(np.asarray(prior, dtype=np.float32))
+    return padded
+
+
+
+
 def residue_mask(input_ids: torch.Tensor, attention_mask: torch.Tensor | None, config: SSRLMConfig) -> torch.Tensor:
     """Return the ``(batch, L_max)`` bool mask of real nucleotides of right-padded ``[CLS] x [EOS]`` rows.
 
@@ -140,6 +164,19 @@ def scored_pair_mask(residues: torch.Tensor, min_separation: int) -> torch.Tenso
     length = residues.shape[1]
     band = torch.ones(length, length, dtype=torch.bool, device=residues.device).triu(diagonal=min_separation)
     return residues[:, :, None] & residues[:, None, :] & band
+
+
+def pair_identity_features(input_ids: torch.Tensor, residues: torch.Tensor) -> torch.Tensor:
+    """``(batch, 16, L_max, L_max)`` one-hot identity of each base pair from ``[CLS] x [EOS]`` token ids.
+
+    Channel ``4·a + b`` is 1 at ``[i, j]`` when ``x_i`` is nucleotide ``a`` and ``x_j`` nucleotide ``b``
+    (order ``A C G T``, consecutive token ids in the vocabulary); ``N`` and padding give all zeros.
+    """
+    bases = strip_special_tokens(input_ids, residues) - VOCAB[NUCLEOTIDES[0]]
+    known = (bases >= 0) & (bases < len(NUCLEOTIDES)) & residues
+    one_hot = F.one_hot(bases.clamp(0, len(NUCLEOTIDES) - 1), len(NUCLEOTIDES)).float() * known[..., None]
+    features = torch.einsum("bia,bjc->bacij", one_hot, one_hot)
+    return features.reshape(features.shape[0], PAIR_IDENTITY_CHANNELS, *features.shape[-2:])
 
 
 def pair_bce_loss(
@@ -239,6 +276,9 @@ class SSRLMPairHead(nn.Module):
         )
         self.final_norm = SSRLMMaskedInstanceNorm2d(channels) if config.pair_norm == "instance" else nn.Identity()
         self.output = nn.Conv2d(channels, 1, kernel_size=1)
+        extra_channels = len(config.pair_prior_channels) + PAIR_IDENTITY_CHANNELS * config.pair_sequence_features
+        # Only built when used, so configs without extra inputs keep their state dict and outputs.
+        self.prior_proj = nn.Conv2d(extra_channels, channels, kernel_size=1) if extra_channels else None
 
     def pair_features(self, embeddings: torch.Tensor) -> torch.Tensor:
         """``(B, L, D)`` → ``(B, C, L, L)``: ``pair_proj`` applied to ``[e_i; e_j; e_i ⊙ e_j]``, factorised."""
@@ -249,12 +289,21 @@ class SSRLMPairHead(nn.Module):
         bilinear = torch.einsum("bik,ck,bjk->bcij", projected, product, projected)
         return bilinear + rows + cols + self.pair_proj.bias[None, :, None, None]
 
-    def forward(self, embeddings: torch.Tensor, residues: torch.Tensor) -> torch.Tensor:
-        """Return logits ``(B, L, L)``; padded rows/columns hold the dtype's minimum."""
+    def forward(
+        self, embeddings: torch.Tensor, residues: torch.Tensor, pair_inputs: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """Return logits ``(B, L, L)``; padded rows/columns hold the dtype's minimum.
+
+        ``pair_inputs``: ``(B, K, L, L)`` extra channels (priors, then sequence features), required
+        exactly when the config names some.
+        """
         valid = residues[:, :, None] & residues[:, None, :]
         # Without padding in the batch (always true for one sequence) every masking step is skipped.
         mask = None if bool(residues.all()) else valid[:, None].to(embeddings.dtype)
-        hidden = _apply_mask(self.pair_features(embeddings), mask)
+        hidden = self.pair_features(embeddings)
+        if self.prior_proj is not None:
+            hidden = hidden + self.prior_proj(pair_inputs.to(hidden.dtype))
+        hidden = _apply_mask(hidden, mask)
         for block in self.blocks:
             hidden = block(hidden, mask)
         logits = self.output(_masked_activation(_apply_norm(self.final_norm, hidden, mask), mask)).squeeze(1)
@@ -269,18 +318,39 @@ class PairPredictionMixin:
     """``predict`` / ``decode_pairs`` for models whose forward returns :class:`PairPredictionOutput`.
 
     The decision settings come from the config: ``pair_threshold``, ``pair_postprocess``,
-    ``pair_canonical_only``, ``pair_min_loop_length``, ``pair_matching`` and
-    ``pair_min_separation`` (probabilities of entries with ``|i − j|`` below it are 0).
+    ``pair_decoder`` (and its ``pair_decoder_*`` settings), ``pair_canonical_only``,
+    ``pair_min_loop_length``, ``pair_matching`` and ``pair_min_separation`` (probabilities of
+    entries with ``|i − j|`` below it are 0). Models whose config names ``pair_prior_channels``
+    get them computed with ViennaRNA here (:func:`~modeling_ssrlm.thermodynamics.compute_prior_channels`).
     """
 
     def decode_pairs(
         self, probabilities: np.ndarray, sequence: str, threshold: float | None = None, postprocess: bool | None = None
     ) -> list[Pair]:
-        """Threshold an ``L × L`` probability matrix, then post-process it if enabled (config defaults)."""
+        """Decode an ``L × L`` probability matrix into pairs with the config's decoder.
+
+        Without post-processing (``postprocess=False``, or ``pair_postprocess`` off) every entry above
+        the threshold is a pair, whatever the decoder. Otherwise ``pair_decoder="threshold"`` applies
+        the threshold and the post-processing rules (:func:`~modeling_ssrlm.postprocess.postprocess`),
+        and ``"vienna_mfe"`` / ``"vienna_mea"`` decode with ViennaRNA soft constraints, the threshold
+        then selecting the pseudoknot pairs (:func:`~modeling_ssrlm.thermodynamics.decode_with_vienna`).
+        """
         config = self.config
         threshold = config.pair_threshold if threshold is None else threshold
         if not (config.pair_postprocess if postprocess is None else postprocess):
             return matrix_to_pairs(probabilities, threshold)
+        if config.pair_decoder != "threshold":
+            return decode_with_vienna(
+                probabilities,
+                sequence,
+                method=config.pair_decoder.removeprefix("vienna_"),
+                threshold=threshold,
+                canonical_only=config.pair_canonical_only,
+                min_loop_length=config.pair_min_loop_length,
+                transform=config.pair_decoder_transform,
+                scale=config.pair_decoder_scale,
+                gamma=config.pair_decoder_mea_gamma,
+            )
         return postprocess_pairs(
             probabilities,
             sequence,
@@ -314,9 +384,14 @@ class PairPredictionMixin:
         self.eval()
         tokenizer = SSRLMTokenizer()
         results: list[np.ndarray | None] = [None] * len(normalized)
+        channels = self.config.pair_prior_channels
         for batch in _length_batches([len(s) for s in normalized], batch_tokens):
             encoded = tokenizer([normalized[i] for i in batch], padding=True, return_tensors="pt").to(self.device)
-            logits = self(input_ids=encoded["input_ids"], attention_mask=encoded["attention_mask"]).logits
+            inputs = {"input_ids": encoded["input_ids"], "attention_mask": encoded["attention_mask"]}
+            if channels:
+                priors = [compute_prior_channels(normalized[i], channels) for i in batch]
+                inputs["pair_priors"] = pad_pair_priors(priors).to(self.device)
+            logits = self(**inputs).logits
             logits = logits.float().cpu().numpy()
             for row, index in enumerate(batch):
                 length = len(normalized[index])
@@ -415,6 +490,7 @@ class SSRLMForPairPrediction(PairPredictionMixin, SSRLMPreTrainedModel):
         input_ids: torch.LongTensor,
         attention_mask: torch.Tensor | None = None,
         labels: torch.Tensor | None = None,
+        pair_priors: torch.Tensor | None = None,
         **kwargs,
     ) -> PairPredictionOutput:
         r"""
@@ -424,11 +500,15 @@ class SSRLMForPairPrediction(PairPredictionMixin, SSRLMPreTrainedModel):
             labels: ``(batch, L_max, L_max)`` contact maps over nucleotides (1 paired, 0 not,
                 -100 ignored), as :class:`~modeling_ssrlm.data.pair_collator.DataCollatorForPairPrediction`
                 builds them.
+            pair_priors: ``(batch, K, L_max, L_max)`` zero-padded prior channels, in the order of
+                ``config.pair_prior_channels`` (the collator builds them with ``prior_channels=``);
+                required exactly when the config names ``K > 0`` channels.
         """
         residues = residue_mask(input_ids, attention_mask, self.config)
+        pair_inputs = self._pair_inputs(input_ids, residues, pair_priors)
         outputs = self.model(input_ids=input_ids, attention_mask=attention_mask, **kwargs)
         embeddings = strip_special_tokens(outputs.last_hidden_state, residues)
-        logits = self.pair_head(embeddings, residues)
+        logits = self.pair_head(embeddings, residues, pair_inputs)
         pair_mask = scored_pair_mask(residues, self.config.pair_min_separation)
         loss = None
         if labels is not None:
@@ -440,6 +520,30 @@ class SSRLMForPairPrediction(PairPredictionMixin, SSRLMPreTrainedModel):
             hidden_states=outputs.hidden_states,
             attentions=outputs.attentions,
         )
+
+
+    def _pair_inputs(
+        self, input_ids: torch.Tensor, residues: torch.Tensor, pair_priors: torch.Tensor | None
+    ) -> torch.Tensor | None:
+        """Check ``pair_priors`` against the config and stack the head's extra input channels."""
+        channels = list(self.config.pair_prior_channels)
+        if channels and pair_priors is None:
+            raise ValueError(
+                f"this model reads the prior channels {channels}: pass pair_priors of shape (batch, "
+                f"{len(channels)}, L_max, L_max), e.g. from DataCollatorForPairPrediction(prior_channels=...); "
+                "predict() and pair_probabilities() compute them"
+            )
+        if not channels and pair_priors is not None:
+            raise ValueError("pair_priors were given, but config.pair_prior_channels is empty")
+        inputs = []
+        if channels:
+            expected = (residues.shape[0], len(channels), residues.shape[1], residues.shape[1])
+            if tuple(pair_priors.shape) != expected:
+                raise ValueError(f"pair_priors must have shape {expected}, got {tuple(pair_priors.shape)}")
+            inputs.append(pair_priors.to(residues.device))
+        if self.config.pair_sequence_features:
+            inputs.append(pair_identity_features(input_ids, residues))
+        return torch.cat(inputs, dim=1) if inputs else None
 
 
 class AutoModelForPairPrediction(_BaseAutoModelClass):

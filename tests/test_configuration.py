@@ -40,7 +40,7 @@ def test_unknown_preset_is_rejected():
     [
         ({"hidden_size": 100, "num_attention_heads": 6}, r"hidden_size \(100\) must be divisible by num_attention_heads \(6\)"),
         ({"num_attention_heads": 6, "num_key_value_heads": 4}, r"multiple of num_key_value_heads \(4\)"),
-        ({"num_hidden_layers": 0}, "num_hidden_layers must be a positive integer"),
+        ({"num_hidden_layers": -1}, "num_hidden_layers must be a non-negative integer"),
         ({"hidden_dropout": 1.0}, r"hidden_dropout must be in \[0, 1\)"),
         ({"hidden_size": 18, "num_attention_heads": 6}, r"head_dim \(3\) must be even"),
     ],

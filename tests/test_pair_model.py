@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import copy
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from transformers.dynamic_module_utils import get_class_from_dynamic_module
 
 from modeling_ssrlm.configuration_ssrlm import SSRLMConfig
 from modeling_ssrlm.modeling_ssrlm import SSRLMForMaskedLM
@@ -15,11 +18,14 @@ from modeling_ssrlm.modeling_ssrlm_pair import (
     PairPredictionMixin,
     SSRLMForPairPrediction,
     _length_batches,
+    logits_to_probabilities,
     pair_bce_loss,
+    pair_identity_features,
     residue_mask,
     scored_pair_mask,
 )
 from modeling_ssrlm.data.pair_collator import DataCollatorForPairPrediction
+from modeling_ssrlm.thermodynamics import compute_prior_channels
 from modeling_ssrlm.tokenization_ssrlm import SSRLMTokenizer
 from modeling_ssrlm.training.thresholds import choose_threshold
 
@@ -222,3 +228,154 @@ def test_config_rejects_bad_pair_settings():
         SSRLMConfig(pair_threshold=1.5)
     with pytest.raises(ValueError, match="pair_dilations"):
         SSRLMConfig(pair_dilations=[])
+
+
+# --------------------------------------------------------------------------- prior channels and decoders
+
+PRIORS = ["bpp:turner2004", "mfe:andronescu2007"]
+SHIPPED = Path(__file__).resolve().parents[1] / "models" / "ssrlm-8m-ss"
+
+
+@pytest.fixture
+def prior_model(config) -> SSRLMForPairPrediction:
+    config = copy.deepcopy(config)
+    config.pair_prior_channels = PRIORS
+    config.pair_sequence_features = True
+    return SSRLMForPairPrediction(config).eval()
+
+
+def test_collator_adds_zero_padded_prior_channels(tmp_path):
+    features = [{"sequence": "GGGGAAAACCCC", "pairs": [[0, 11]]}, {"sequence": "acgun", "pairs": []}]
+    batch = DataCollatorForPairPrediction(prior_channels=PRIORS, prior_cache_dir=tmp_path)(features)
+    assert batch["pair_priors"].shape == (2, 2, 12, 12) and batch["pair_priors"].dtype == torch.float32
+    expected = compute_prior_channels("GGGGAAAACCCC", PRIORS)
+    assert torch.equal(batch["pair_priors"][0], torch.from_numpy(expected))
+    assert not batch["pair_priors"][1, :, 5:].any() and not batch["pair_priors"][1, :, :, 5:].any()
+    assert len(list(tmp_path.rglob("*.npz"))) == 4
+    assert "pair_priors" not in DataCollatorForPairPrediction()(features)
+    with pytest.raises(ValueError, match="known channels"):
+        DataCollatorForPairPrediction(prior_channels=["bpp:unknown"])
+
+
+def test_prior_model_trains_and_priors_change_the_logits(prior_model):
+    features = [{"sequence": "GGGGAAAACCCCAUAU", "pairs": [[0, 11], [1, 10]]}, {"sequence": "ACGUAC", "pairs": []}]
+    batch = DataCollatorForPairPrediction(prior_channels=PRIORS)(features)
+    output = prior_model(**batch)
+    assert output.logits.shape == (2, 16, 16) and torch.isfinite(output.loss)
+    output.loss.backward()
+    assert prior_model.pair_head.prior_proj.weight.grad.abs().sum() > 0
+    assert prior_model.pair_head.prior_proj.in_channels == len(PRIORS) + 16
+    with torch.no_grad():
+        without = prior_model(**{**batch, "pair_priors": torch.zeros_like(batch["pair_priors"])}).logits
+    assert not torch.allclose(without[0, :16, :16], output.logits[0].detach())
+
+
+def test_prior_model_logits_do_not_depend_on_padding(prior_model):
+    short, long = "GGGAUACCCAGU", "ACGUACGUACGUACGUACGUAAGG"
+    collate = DataCollatorForPairPrediction(prior_channels=PRIORS)
+    with torch.no_grad():
+        alone = prior_model(**collate([{"sequence": short, "pairs": []}])).logits[0]
+        batch = collate([{"sequence": short, "pairs": []}, {"sequence": long, "pairs": []}])
+        batched = prior_model(**batch).logits[0, : len(short), : len(short)]
+    torch.testing.assert_close(batched, alone, atol=1e-5, rtol=1e-5)
+
+
+def test_forward_checks_prior_channels(prior_model, model):
+    batch = encode(["GGGAAACCC"])
+    with pytest.raises(ValueError, match=r"reads the prior channels \['bpp:turner2004', 'mfe:andronescu2007'\]"):
+        prior_model(**batch)
+    with pytest.raises(ValueError, match=r"pair_priors must have shape \(1, 2, 9, 9\)"):
+        prior_model(**batch, pair_priors=torch.zeros(1, 2, 10, 10))
+    with pytest.raises(ValueError, match="pair_prior_channels is empty"):
+        model(**batch, pair_priors=torch.zeros(1, 2, 9, 9))
+
+
+def test_predict_computes_the_priors_itself(prior_model):
+    sequences = ["GGGGAAAACCCCAUAU", "ACGUNAC"]
+    predictions = prior_model.predict(sequences)
+    batch = DataCollatorForPairPrediction(prior_channels=PRIORS)([{"sequence": s, "pairs": []} for s in sequences])
+    with torch.no_grad():
+        logits = prior_model(**batch).logits
+    for row, prediction in enumerate(predictions):
+        length = len(prediction.sequence)
+        expected = logits_to_probabilities(logits[row, :length, :length].numpy(), prior_model.config.pair_min_separation)
+        np.testing.assert_allclose(prediction.probabilities, expected, atol=1e-6)
+
+
+def test_sequence_features_alone_need_no_priors(config):
+    config.pair_sequence_features = True
+    model = SSRLMForPairPrediction(config).eval()
+    with torch.no_grad():
+        assert model(**encode(["GGGAAACCC"])).logits.shape == (1, 9, 9)
+    features = pair_identity_features(encode(["ACGN", "GU"])["input_ids"], torch.tensor([[1, 1, 1, 1], [1, 1, 0, 0]]).bool())
+    assert features.shape == (2, 16, 4, 4)
+    assert features[0, 0 * 4 + 1, 0, 1] == 1 and features[0, 2 * 4 + 0, 2, 0] == 1 and features[0].sum() == 9  # 3 × 3 known
+    assert features[1, 2 * 4 + 3, 0, 1] == 1 and features[1].sum() == 4 and not features[1, :, 2:].any()
+
+
+def test_config_without_extra_inputs_keeps_old_weights_and_outputs(model):
+    """Old folders: no new weights, and the shipped model predicts exactly as its own (pre-change) code."""
+    assert model.pair_head.prior_proj is None and not any("prior_proj" in key for key in model.state_dict())
+    new = SSRLMForPairPrediction.from_pretrained(SHIPPED)
+    sequences = ["GGGGAAACCCCAUAUGGGGAAACCCC", "ACGUNNACGUAGCUAGCUAGGCUAGCUAGCAUCGAUCGAUGCAGCUAG"]
+    probabilities = new.pair_probabilities(sequences)
+    # values computed with the code before prior channels existed (commit 08f9bc2), one sequence alone
+    first = new.pair_probabilities(sequences[:1])[0]
+    assert first.astype(np.float64).sum() == pytest.approx(21.86032036866527, rel=1e-6)
+    assert [first[0, 10], first[1, 9], first[15, 25]] == pytest.approx([0.058073923, 0.067565918, 0.066080064], rel=1e-5)
+    # the folder's own copy of the model code (written when it was exported)
+    folder_class = get_class_from_dynamic_module("modeling_ssrlm_pair.SSRLMForPairPrediction", str(SHIPPED))
+    old = folder_class.from_pretrained(SHIPPED)
+    for before, after in zip(old.pair_probabilities(sequences), probabilities):
+        assert np.array_equal(before, after)
+
+
+def test_decode_pairs_with_the_vienna_decoders(model):
+    sequence = "GGGGC" "AAAA" "CUGAC" "GCCCC" "AAAA" "GUCAG" "AAAA"
+    stems = [(k, 18 - k) for k in range(5)] + [(9 + k, 27 - k) for k in range(5)]
+    probabilities = np.full((len(sequence), len(sequence)), 0.001)
+    for i, j in stems + [(5, 30)]:  # (5, 30) A-A: confident, crossing, but non-canonical
+        probabilities[i, j] = probabilities[j, i] = 0.9
+    model.config.pair_canonical_only = True
+    for decoder in ("vienna_mfe", "vienna_mea"):
+        model.config.pair_decoder = decoder
+        assert model.decode_pairs(probabilities, sequence) == sorted(stems)
+    model.config.pair_canonical_only = False
+    assert model.decode_pairs(probabilities, sequence) == sorted(stems + [(5, 30)])
+    assert len(model.decode_pairs(probabilities, sequence, postprocess=False)) == 11  # raw threshold
+
+
+def test_config_checks_the_new_pair_fields():
+    with pytest.raises(ValueError, match="known channels: bpp:turner2004, mfe:turner2004"):
+        SSRLMConfig(pair_prior_channels=["bpp:vienna"])
+    with pytest.raises(ValueError, match="must not repeat"):
+        SSRLMConfig(pair_prior_channels=["bpp:turner2004", "bpp:turner2004"])
+    with pytest.raises(ValueError, match="pair_decoder must be one of"):
+        SSRLMConfig(pair_decoder="centroid")
+    with pytest.raises(ValueError, match="pair_decoder_scale"):
+        SSRLMConfig(pair_decoder_scale=0.0)
+
+
+def test_config_choices_are_the_thermodynamics_ones():
+    from modeling_ssrlm import thermodynamics
+    from modeling_ssrlm.configuration_ssrlm import PAIR_DECODER_TRANSFORMS, PAIR_DECODERS, PAIR_PRIOR_CHANNELS
+
+    assert PAIR_PRIOR_CHANNELS == thermodynamics.PRIOR_CHANNELS
+    assert PAIR_DECODERS == thermodynamics.DECODERS
+    assert PAIR_DECODER_TRANSFORMS == thermodynamics.SOFT_CONSTRAINT_TRANSFORMS
+
+
+def test_encoder_without_layers_is_the_prior_only_baseline(config, tmp_path):
+    """``num_hidden_layers=0``: embeddings only, no language model; the priors carry the structure."""
+    config.num_hidden_layers = 0
+    config.pair_prior_channels = ["bpp:turner2004"]
+    model = SSRLMForPairPrediction(config)
+    assert len(model.model.layers) == 0
+    features = [{"sequence": "GGGGAAAACCCC", "pairs": [[0, 11], [1, 10]]}, {"sequence": "ACGUAC", "pairs": []}]
+    batch = DataCollatorForPairPrediction(prior_channels=config.pair_prior_channels)(features)
+    model(**batch).loss.backward()
+    assert model.pair_head.prior_proj.weight.grad.abs().sum() > 0
+    model.eval().save_pretrained(tmp_path)
+    loaded = SSRLMForPairPrediction.from_pretrained(tmp_path).eval()
+    assert loaded.config.num_hidden_layers == 0
+    np.testing.assert_array_equal(loaded.predict(["GGGGAAAACCCC"])[0].probabilities, model.predict(["GGGGAAAACCCC"])[0].probabilities)

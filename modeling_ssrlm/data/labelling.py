@@ -21,7 +21,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator
 from typing import ClassVar
 
-from ..tokenization_ssrlm import to_rna
+from .. import thermodynamics
 
 
 class FoldingBackend(ABC):
@@ -35,31 +35,22 @@ class FoldingBackend(ABC):
 
 
 class ViennaRNABackend(FoldingBackend):
-    """Minimum-free-energy structure from ViennaRNA (``RNA.fold_compound(...).mfe()``).
+    """Minimum-free-energy structure from ViennaRNA (:func:`modeling_ssrlm.thermodynamics.mfe_dot_bracket`).
 
-    ``temperature`` is in °C; ``None`` keeps ViennaRNA's default (37 °C). Only the temperature is
-    stored, so the backend pickles cheaply into worker processes; the ViennaRNA model details are
-    built per call (negligible next to the O(L³) folding itself).
+    ``temperature`` is in °C; ``None`` keeps 37 °C. Only the temperature is stored, so the backend
+    pickles cheaply into worker processes.
     """
 
     name = "vienna"
 
     def __init__(self, temperature: float | None = None) -> None:
-        import RNA  # noqa: F401  (fail at construction, not in a worker, when viennarna is missing)
-
+        thermodynamics.vienna_version()  # fail at construction, not in a worker, when viennarna is missing
         self.temperature = temperature
 
     def fold(self, sequence: str) -> str:
-        import RNA
-
-        rna = to_rna(sequence)
-        if not rna:
-            return ""  # ViennaRNA cannot build a fold compound for an empty sequence
-        model_details = RNA.md()
-        if self.temperature is not None:
-            model_details.temperature = self.temperature
-        structure, _energy = RNA.fold_compound(rna, model_details).mfe()
-        return structure
+        if self.temperature is None:
+            return thermodynamics.mfe_dot_bracket(sequence)
+        return thermodynamics.mfe_dot_bracket(sequence, self.temperature)
 
     def __repr__(self) -> str:
         return f"ViennaRNABackend(temperature={self.temperature!r})"
