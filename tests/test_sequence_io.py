@@ -13,10 +13,12 @@ from modeling_ssrlm.io.sequences import (
     DotBracketRecord,
     SequenceFormatError,
     SequenceRecord,
+    StockholmAlignment,
     read_dbn,
     read_fasta,
     read_sequence_file,
     read_stockholm,
+    read_stockholm_alignments,
     write_fasta,
 )
 
@@ -104,6 +106,23 @@ def test_read_stockholm_ungaps_joins_blocks_and_names_family(tmp_path, compress)
         SequenceRecord("b/2-7", "RF00005", "GGAUAU"),
         SequenceRecord("c", "noaccession", "ACGU"),
     ]
+
+
+def test_read_stockholm_alignments_keeps_gaps_and_joins_annotations(tmp_path):
+    text = STOCKHOLM.replace("#=GF ID   tRNA", "#=GF ID   tRNA\n#=GF CC   first line\n#=GF CC   second")
+    text = text.replace("b/2-7      ---\n", "b/2-7      ---\n#=GC SS_cons ...\n")
+    archive = tmp_path / "seeds.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        tar.add(write(tmp_path / "f.sto", text, compress=True), arcname="sto/f.sto")
+    for path in (tmp_path / "f.sto", archive):  # a (gzip) Stockholm file, or a tar archive of them
+        first, second = read_stockholm_alignments(path)
+        assert first == StockholmAlignment(
+            "RF00005",
+            {"a/1-8": "GC-GA.AUCC~", "b/2-7": "G--GAUAU---"},
+            {"AC": "RF00005", "ID": "tRNA", "CC": "first line second"},
+            {"SS_cons": "<<..>>....."},
+        )
+        assert second == StockholmAlignment("noaccession", {"c": "ACGU"}, {"ID": "noaccession"}, {})
 
 
 @pytest.mark.parametrize(

@@ -20,6 +20,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from script_loader import load_script
 
+from modeling_ssrlm.data.rfam import RfamOptions
 from modeling_ssrlm.data.ss_datasets import (
     EXPECTED_COUNTS,
     SplitBuild,
@@ -32,6 +33,7 @@ from modeling_ssrlm.data.ss_datasets import (
     leakage_pairs_for,
     leakage_report,
     load_ss_split,
+    reference_sequences,
     to_rna_alphabet,
     write_build,
     write_fasta,
@@ -161,6 +163,22 @@ def _by_name(builds):
     return {b.name: b for b in builds}
 
 
+def _write_rfam_seed(data_dir: Path) -> None:
+    """Two Rfam families; one member of each is identical to a fixture test sequence."""
+    families = {
+        # "GGGGAAAACCCC" is ArchiveII 5s_a (test split archiveii/all); the other member keeps a G-U pair.
+        "RF00001": ("<<<<....>>>>", {"copy_5s_a": "GGGGAAAACCCC", "kept1": "GGGCAAAAGCCU"}),
+        # "GCAAAAGCAAAAGC" is bpRNA_PDB_3 (bprna/TS0); "kept2" has a pseudoknot in brackets.
+        "RF00002": ("<<..[[..>>..]]", {"copy_ts0": "GCAAAAGCAAAAGC", "kept2": "GGAAGGAACCAACC"}),
+    }
+    members = {}
+    for accession, (ss_cons, rows) in families.items():
+        body = "".join(f"{name} {row}\n" for name, row in rows.items())
+        members[f"Rfam14.9/sto/{accession}.sto"] = (
+            f"# STOCKHOLM 1.0\n#=GF AC   {accession}\n{body}#=GC SS_cons {ss_cons}\n//\n")
+    _write_tar(data_dir / "rfam/rfam14.9_seed_sto.tar.gz", members)
+
+
 # --------------------------------------------------------------------------- sequences
 
 
@@ -253,6 +271,30 @@ def test_squarna_ids_and_angle_brackets(data_dir):
     records = builds["squarna/SRtrain"].records
     assert [r.id for r in records] == ["1P6V_[24],1.D.U.16.", "1P6V_[45],1.B.G.13."]
     assert records[1].pairs == ((0, 6), (1, 5))
+
+
+def test_rfam_ss_excludes_test_sequences_of_sources_not_requested(data_dir):
+    _write_rfam_seed(data_dir)
+    builds = _by_name(build_splits(data_dir, ["squarna", "rfam_ss"], RfamOptions(valid_fraction=0.0)))
+    assert sorted(builds) == ["rfam_ss/train", "rfam_ss/valid", "squarna/SRtest", "squarna/SRtrain",
+                              "squarna/TS1reducedWC"]
+    train = builds["rfam_ss/train"]
+    assert [(r.id, r.pairs, r.family) for r in train.records] == [
+        ("RF00001/kept1", ((0, 11), (1, 10), (2, 9), (3, 8)), "RF00001"),
+        ("RF00002/kept2", ((0, 9), (1, 8), (4, 13), (5, 12)), "RF00002"),
+    ]
+    assert (train.role, train.source_count, train.skipped["similar_to_test"]) == ("train", 4, 2)
+    excluded = train.reports["excluded.tsv"]
+    assert "RF00001/copy_5s_a\tarchiveii/all:5s_a\t1.000" in excluded  # ArchiveII was not requested
+    assert "RF00002/copy_ts0\tbprna/TS0:bpRNA_PDB_3\t1.000" in excluded
+
+
+def test_reference_sequences_keep_each_test_sequence_once(data_dir):
+    references = reference_sequences(build_splits(data_dir, ["archiveii", "spot_rna_pdb"]))
+    assert references == {
+        "archiveii/all:5s_a": "GGGGAAAACCCC", "archiveii/all:tRNA_c": "GCGCUUUUGCGU",
+        "spot_rna_pdb/TS1:3ttt-1-C": "GGUNCC", "spot_rna_pdb/TS2:4sss": "GAAC",
+    }  # the famfold tests repeat archiveii/all; train and valid splits are not references
 
 
 def test_malformed_source_raises_naming_the_record(data_dir):
@@ -380,6 +422,24 @@ def test_cli_builds_and_writes_fasta(data_dir, tmp_path, capsys):
     assert "| bprna/TS0 | 2 / 1,305 | 1 / 473 | MISMATCH |" in printed
     assert (out / "data/squarna/SRtest.parquet").is_file() and (out / "fasta/bprna_TS0.fa").is_file()
     assert not (out / "leakage.json").exists()
+
+
+def test_cli_builds_rfam_ss_readable_with_load_ss_split(data_dir, tmp_path):
+    _write_rfam_seed(data_dir)
+    script = load_script("data_scripts/build_ss_datasets.py")
+    out = tmp_path / "rfam_out"
+    args = ["--data-dir", str(data_dir), "--out", str(out), "--sources", "rfam_ss", "--skip-leakage",
+            "--rfam-max-length", "13", "--rfam-valid-fraction", "0", "--threads", "2"]
+    assert script.main(args) == 0
+    train = load_ss_split(out, "rfam_ss/train")
+    assert train[:] == {"id": ["RF00001/kept1"], "sequence": ["GGGCAAAAGCCU"],
+                        "pairs": [[[0, 11], [1, 10], [2, 9], [3, 8]]], "family": ["RF00001"], "length": [12]}
+    assert len(load_ss_split(out, "rfam_ss/valid")) == 0
+    entry = json.loads((out / "manifest.json").read_text())["splits"]["rfam_ss/train"]
+    assert entry["skipped"] == {"no_consensus_pairs": 0, "empty": 0, "too_long": 2, "identical_sequence": 0,
+                                "similar_to_test": 1}
+    assert (out / entry["reports"]["families.tsv"]).read_text().startswith("accession\tname\tclan")
+    assert "kept 1" in entry["notes"]
 
 
 def test_cli_bad_input_exits_2_with_one_line(tmp_path, capsys):

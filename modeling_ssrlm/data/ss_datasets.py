@@ -10,6 +10,7 @@ Layout of a build directory (``OUT``)::
     OUT/manifest.json                   every split: path, role, counts, source file, skips
     OUT/counts.md                       records per split, ours vs the data README's figures
     OUT/data/<dataset>/<split>.parquet  one file per split
+    OUT/data/<dataset>/<split>.<report> per-split reports of some sources (rfam_ss: families.tsv, excluded.tsv)
     OUT/leakage.json, OUT/leakage.md    train/test overlaps (unless --skip-leakage)
     OUT/fasta/<dataset>_<split>.fa      every test split as FASTA (with --write-fasta)
 
@@ -44,6 +45,11 @@ Per-source decisions (also recorded as ``notes`` in the manifest):
   skipped and counted.
 * SQUARNA: whitespace in the FASTA headers becomes ``_`` so the ids are unique single words.
 * SPOT-RNA-2D is not built: its TS1/TS2 share sequences with SPOT-RNA TR1/VL1 (data README).
+* ``rfam_ss`` (built only when named, since it runs MMseqs2 over ~90k sequences): Rfam 14.9 seed
+  members with their family's consensus structure (``#=GC SS_cons``) projected onto them, canonical
+  pairs only, minus every member ≥ 80 % identical to a sequence of any test split (the test splits
+  are read in the same run); ``train`` and a family-disjoint ``valid``. Its rules are in
+  :mod:`modeling_ssrlm.data.rfam`; ``family`` is the Rfam accession.
 """
 
 from __future__ import annotations
@@ -71,12 +77,15 @@ from ..secondary_structure import StructureError, parse_dot_bracket, read_ct, va
 if TYPE_CHECKING:
     import datasets
 
+    from .rfam import RfamOptions
+
 __all__ = [
     "CountCheck",
     "EXPECTED_COUNTS",
     "LEAKAGE_PAIRS",
     "PARQUET_SCHEMA",
     "READERS",
+    "RFAM_SOURCE",
     "SOURCE_FILES",
     "SSDataError",
     "SSRecord",
@@ -90,9 +99,11 @@ __all__ = [
     "load_ss_split",
     "read_archiveii",
     "read_bprna",
+    "read_rfam_ss",
     "read_rna3db_2d",
     "read_spot_rna_pdb",
     "read_squarna",
+    "reference_sequences",
     "to_rna_alphabet",
     "write_build",
     "write_fasta",
@@ -125,6 +136,8 @@ class SplitBuild:
     ``source_count`` is the number of entries the source defines for this split (IDs in a split
     file, files, CSV rows) before any filtering; ``skipped`` maps a reason to the number of
     entries dropped for it, so ``source_count - sum(skipped.values()) == len(records)``.
+    ``reports`` holds extra per-split tables (e.g. ``{"families.tsv": ...}``), written as
+    ``data/<dataset>/<split>.<name>``.
     """
 
     dataset: str
@@ -135,6 +148,7 @@ class SplitBuild:
     source_count: int
     skipped: dict[str, int] = field(default_factory=dict)
     notes: str = ""
+    reports: dict[str, str] = field(default_factory=dict)  # file suffix -> text, written beside the parquet
 
     @property
     def name(self) -> str:
@@ -190,6 +204,7 @@ SOURCE_FILES = {
     "spot_rna_pdb": "spot_rna_pdb/PDB_dataset.zip",
     "rna3db_2d": "rna3db_2d/rna3db_2d_train_valid.tar.gz",
     "squarna": "squarna/squarna_datasets.tar.gz",
+    "rfam_seed": "rfam/rfam14.9_seed_sto.tar.gz",
 }
 
 
@@ -395,12 +410,56 @@ READERS: dict[str, Callable[[Path], list[SplitBuild]]] = {
 }
 
 
-def build_splits(data_dir: str | Path, sources: Sequence[str] | None = None) -> list[SplitBuild]:
-    """Read ``sources`` (keys of :data:`READERS`; all by default) and check split ids are unique."""
-    unknown = sorted(set(sources or ()) - set(READERS))
+#: The source built from Rfam seed alignments; not among :data:`READERS` because it also needs the
+#: test splits and MMseqs2, and it is built only when asked for.
+RFAM_SOURCE = "rfam_ss"
+
+
+def reference_sequences(builds: Iterable[SplitBuild], role: str = "test") -> dict[str, str]:
+    """``{"<dataset>/<split>:<id>": sequence}`` of every split with ``role``, each distinct sequence once."""
+    references: dict[str, str] = {}
+    seen: set[str] = set()
+    for build in builds:
+        if build.role != role:
+            continue
+        for record in build.records:
+            if record.sequence not in seen:
+                seen.add(record.sequence)
+                references[f"{build.name}:{record.id}"] = record.sequence
+    return references
+
+
+def read_rfam_ss(
+    data_dir: Path, test_builds: Sequence[SplitBuild], options: RfamOptions | None = None
+) -> list[SplitBuild]:
+    """``rfam_ss/train`` and ``rfam_ss/valid``: projected Rfam seed structures minus members similar to a test split.
+
+    ``test_builds`` are the splits whose ``test`` sequences are excluded (see :func:`build_splits`).
+    """
+    from .rfam import RfamOptions, build_rfam_splits  # deferred: rfam.py builds on this module's types
+
+    path = _source_path(data_dir, "rfam_seed")
+    references = reference_sequences(test_builds)
+    return build_rfam_splits(path, references, options or RfamOptions(), source=SOURCE_FILES["rfam_seed"])
+
+
+def build_splits(
+    data_dir: str | Path, sources: Sequence[str] | None = None, rfam_options: RfamOptions | None = None
+) -> list[SplitBuild]:
+    """Read ``sources`` and check split ids are unique.
+
+    ``sources`` are keys of :data:`READERS` and :data:`RFAM_SOURCE`; the default is every key of
+    :data:`READERS` (``rfam_ss`` is built only when named). For ``rfam_ss`` the test splits of every
+    reader are needed: those not among ``sources`` are read too (a few seconds) but not returned.
+    """
+    unknown = sorted(set(sources or ()) - {*READERS, RFAM_SOURCE})
     if unknown:
-        raise SSDataError(f"unknown source(s) {unknown}; choose from {sorted(READERS)}")
-    builds = [build for key in (sources or READERS) for build in READERS[key](Path(data_dir))]
+        raise SSDataError(f"unknown source(s) {unknown}; choose from {sorted({*READERS, RFAM_SOURCE})}")
+    keys = list(sources or READERS)
+    builds = [build for key in keys if key in READERS for build in READERS[key](Path(data_dir))]
+    if RFAM_SOURCE in keys:
+        others = [build for key in READERS if key not in keys for build in READERS[key](Path(data_dir))]
+        builds += read_rfam_ss(Path(data_dir), builds + others, rfam_options)
     for build in builds:
         duplicated = [i for i, n in Counter(r.id for r in build.records).items() if n > 1]
         if duplicated:
@@ -510,6 +569,10 @@ def write_build(
             "length": [r.length for r in build.records],
         }
         pq.write_table(pa.table(columns, schema=PARQUET_SCHEMA), path)
+        reports = {}
+        for suffix, text in build.reports.items():
+            reports[suffix] = f"data/{build.dataset}/{build.split}.{suffix}"
+            (out_dir / reports[suffix]).write_text(text)
         check = checks_by_name[build.name]
         splits[build.name] = {
             "dataset": build.dataset,
@@ -525,6 +588,7 @@ def write_build(
             "pairs": sum(len(r.pairs) for r in build.records),
             "source": build.source,
             "notes": build.notes,
+            "reports": reports,
         }
     manifest = {
         "format": "ssrlm secondary-structure splits v1",

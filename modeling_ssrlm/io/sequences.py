@@ -9,7 +9,9 @@ the file name):
   gap characters ``- . _ ~`` removed, so each aligned row becomes one ungapped record. The record's
   ``description`` is the family accession (``#=GF AC``), or the family ID (``#=GF ID``) when the
   alignment has no accession, so Rfam seeds read from Stockholm match the ``>name family`` headers
-  of the ungapped Rfam FASTA.
+  of the ungapped Rfam FASTA. :func:`read_stockholm_alignments` returns the alignments themselves
+  (:class:`StockholmAlignment`: gapped rows, ``#=GF`` and ``#=GC`` annotations such as the consensus
+  structure ``SS_cons``), from a Stockholm file or a tar archive of them; both readers share one parser.
 * **FASTA-style dot-bracket** (:func:`read_dbn`): records of exactly three lines, ``>id``, sequence,
   structure. Records are read as line triples rather than split at ``>``, because ``>`` is also a
   pseudoknot bracket and may start a structure line. A trailing free-energy field on the structure
@@ -55,6 +57,22 @@ class SequenceRecord(NamedTuple):
     id: str
     description: str
     sequence: str
+
+
+class StockholmAlignment(NamedTuple):
+    """One alignment of a Stockholm file, as written (gaps kept).
+
+    ``family`` is the accession (``#=GF AC``), or the ID (``#=GF ID``) when there is none.
+    ``rows`` maps each sequence name to its aligned row, interleaved blocks joined, in file order.
+    ``file_annotations`` maps ``#=GF`` features (``AC``, ``ID``, ``CL``, ...) to their text, lines of a
+    repeated feature joined by a space; ``column_annotations`` maps ``#=GC`` features (``SS_cons``,
+    ``RF``, ...) to their line, blocks joined. Row and annotation lengths are not checked here.
+    """
+
+    family: str
+    rows: dict[str, str]
+    file_annotations: dict[str, str]
+    column_annotations: dict[str, str]
 
 
 class DotBracketRecord(NamedTuple):
@@ -122,10 +140,11 @@ def _parse_fasta(lines: Iterable[str], name: str) -> Iterator[SequenceRecord]:
         yield SequenceRecord(*header, "".join(chunks))
 
 
-def _parse_stockholm(lines: Iterable[str], name: str) -> Iterator[SequenceRecord]:
-    """Ungapped records of every alignment in Stockholm text lines."""
+def _parse_stockholm_alignments(lines: Iterable[str], name: str) -> Iterator[StockholmAlignment]:
+    """Every alignment in Stockholm text lines, yielded when its ``//`` is read."""
     rows: dict[str, list[str]] | None = None  # None outside an alignment
-    family = {"AC": "", "ID": ""}
+    file_annotations: dict[str, list[str]] = {}
+    column_annotations: dict[str, list[str]] = {}
     opened_at = 0
     for number, line in enumerate(lines, start=1):
         line = line.strip()
@@ -136,22 +155,26 @@ def _parse_stockholm(lines: Iterable[str], name: str) -> Iterator[SequenceRecord
                 raise SequenceFormatError(
                     f"{name}:{number}: new alignment starts before '//' closed the one at line {opened_at}"
                 )
-            rows, family, opened_at = {}, {"AC": "", "ID": ""}, number
+            rows, file_annotations, column_annotations, opened_at = {}, {}, {}, number
         elif rows is None:
             raise SequenceFormatError(
                 f"{name}:{number}: not a Stockholm file: expected '# STOCKHOLM 1.0' before any data, "
                 f"found {line[:40]!r}"
             )
         elif line == "//":
-            source = family["AC"] or family["ID"]
-            table = str.maketrans("", "", GAP_CHARACTERS)
-            for seq_name, blocks in rows.items():
-                yield SequenceRecord(seq_name, source, "".join(blocks).translate(table))
+            gf = {feature: " ".join(texts) for feature, texts in file_annotations.items()}
+            yield StockholmAlignment(
+                gf.get("AC") or gf.get("ID", ""),
+                {seq_name: "".join(blocks) for seq_name, blocks in rows.items()},
+                gf,
+                {feature: "".join(blocks) for feature, blocks in column_annotations.items()},
+            )
             rows = None
-        elif line.startswith("#=GF"):
+        elif line.startswith(("#=GF", "#=GC")):
             fields = line.split(None, 2)
-            if len(fields) == 3 and fields[1] in family:
-                family[fields[1]] = fields[2].strip()
+            if len(fields) == 3:
+                annotations = file_annotations if fields[0] == "#=GF" else column_annotations
+                annotations.setdefault(fields[1], []).append(fields[2].strip())
         elif not line.startswith("#"):
             fields = line.split()
             if len(fields) != 2:
@@ -161,6 +184,14 @@ def _parse_stockholm(lines: Iterable[str], name: str) -> Iterator[SequenceRecord
             rows.setdefault(fields[0], []).append(fields[1])
     if rows is not None:
         raise SequenceFormatError(f"{name}: the alignment starting at line {opened_at} is not closed by '//'")
+
+
+def _parse_stockholm(lines: Iterable[str], name: str) -> Iterator[SequenceRecord]:
+    """Ungapped records of every alignment in Stockholm text lines."""
+    table = str.maketrans("", "", GAP_CHARACTERS)
+    for alignment in _parse_stockholm_alignments(lines, name):
+        for seq_name, row in alignment.rows.items():
+            yield SequenceRecord(seq_name, alignment.family, row.translate(table))
 
 
 def _parse_dbn(lines: Iterable[str], name: str) -> Iterator[DotBracketRecord]:
@@ -195,6 +226,16 @@ def read_stockholm(path: PathLike) -> Iterator[SequenceRecord]:
     """Yield one ungapped record per aligned sequence of every alignment in a Stockholm file."""
     with _text_lines(path) as handle:
         yield from _parse_stockholm(handle, _source_name(path))
+
+
+def read_stockholm_alignments(path: PathLike) -> Iterator[StockholmAlignment]:
+    """Yield every alignment of a Stockholm file, or of every regular member of a tar archive of them.
+
+    Files and members may be gzip-compressed; archive members are read in archive order (the Rfam
+    seed tarball holds one ``RFxxxxx.sto`` per family).
+    """
+    for handle, name in _text_sources(path):
+        yield from _parse_stockholm_alignments(handle, name)
 
 
 def read_dbn(path: PathLike) -> Iterator[DotBracketRecord]:
@@ -242,6 +283,24 @@ def _read_detected(handle: IO[str], name: str) -> Iterator[SequenceRecord]:
         yield from _PARSERS[fmt](replay, name)
 
 
+def _text_sources(path: PathLike) -> Iterator[tuple[IO[str], str]]:
+    """Yield ``(text handle, name for messages)`` for a file, or for each regular member of a tar archive.
+
+    Each handle is valid until the next one is requested (tar archives of any compression are read
+    member by member, in archive order; gzip is detected from the magic bytes).
+    """
+    name = os.fspath(path)
+    if tarfile.is_tarfile(name):
+        with tarfile.open(name) as archive:
+            for member in archive:
+                if member.isfile():
+                    with _text_lines(archive.extractfile(member)) as handle:
+                        yield handle, f"{name}:{member.name}"
+        return
+    with _text_lines(path) as handle:
+        yield handle, name
+
+
 def read_sequence_file(path: PathLike) -> Iterator[SequenceRecord]:
     """Yield the sequences of a FASTA, Stockholm or dot-bracket file, or of every file in a tar archive.
 
@@ -250,15 +309,7 @@ def read_sequence_file(path: PathLike) -> Iterator[SequenceRecord]:
     in archive order; every regular member must be one of the three formats. Dot-bracket structures
     are dropped: only the sequences are returned.
     """
-    name = os.fspath(path)
-    if tarfile.is_tarfile(name):
-        with tarfile.open(name) as archive:
-            for member in archive:
-                if member.isfile():
-                    with _text_lines(archive.extractfile(member)) as handle:
-                        yield from _read_detected(handle, f"{name}:{member.name}")
-        return
-    with _text_lines(path) as handle:
+    for handle, name in _text_sources(path):
         yield from _read_detected(handle, name)
 
 
