@@ -356,7 +356,7 @@ def compute_prior_channels_many(
 # --------------------------------------------------------------------------- decoding
 
 
-def soft_constraint_energies(probabilities: np.ndarray, transform: str = "logodds", scale: float = 1.0) -> np.ndarray:
+def soft_constraint_energies(probabilities: np.ndarray, transform: str = "logodds", scale: float = 0.5) -> np.ndarray:
     """Pseudo-energies (kcal/mol) that :func:`decode_with_vienna` adds to each pair ``(i, j)``.
 
     * ``"logodds"``: ``-scale · log(p / (1 − p))``, ``p`` clipped to ``[1e-6, 1 − 1e-6]``: a bonus
@@ -440,7 +440,7 @@ def decode_with_vienna(
     canonical_only: bool = False,
     min_loop_length: int = 3,
     transform: str = "logodds",
-    scale: float = 1.0,
+    scale: float = 0.5,
     gamma: float = 1.0,
 ) -> list[Pair]:
     """Decode an ``L × L`` pair-probability matrix with ViennaRNA soft constraints plus a pseudoknot pass.
