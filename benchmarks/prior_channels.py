@@ -167,7 +167,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=3, help="timing repeats, best reported (default 3)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the random timing sequences")
     parser.add_argument("--model", type=Path, default=None, help="pair-model folder for (c); omit to skip (c)")
-    parser.add_argument("--scales", type=float, nargs="+", default=[0.1, 0.2, 0.3, 0.5, 0.7, 1.0], help="decoder scales for (c)")
+    parser.add_argument(
+        "--scales", type=float, nargs="+", default=[0.1, 0.2, 0.3, 0.5, 0.7, 1.0], help="decoder scales for (c)"
+    )
     parser.add_argument("--output", type=Path, default=REPO_ROOT / "benchmarks" / "results" / "prior_channels.json")
     args = parser.parse_args(argv)
     if args.repeats < 1 or min(args.lengths) < 1:

@@ -192,7 +192,9 @@ def _fold_compound(RNA, rna: str):
 # --------------------------------------------------------------------------- prior channels
 
 
-def vienna_fold(sequence: str, parameter_set: str, kinds: Iterable[str] = CHANNEL_KINDS, mea_gamma: float = 1.0) -> dict:
+def vienna_fold(
+    sequence: str, parameter_set: str, kinds: Iterable[str] = CHANNEL_KINDS, mea_gamma: float = 1.0
+) -> dict:
     """Fold one sequence with one parameter set; return the requested results by kind.
 
     ``kinds`` may hold ``"mfe"`` and ``"bpp"`` (the channel matrices) and ``"mea"`` (the pair list
@@ -257,7 +259,7 @@ class PriorCache:
     Entries live at ``directory/<key[:2]>/<key>.npz``, ``key`` being the SHA-256 of the three. They
     hold the upper-triangle non-zero entries only (``rows``, ``cols`` as int32 and, for ``bpp``,
     ``values`` as float32), plus the sequence and channel to guard against a mismatched file; a
-    ``bpp`` channel of a 100-nt sequence takes about 8 kB, an ``mfe`` channel well under 1 kB.
+    ``bpp`` channel of a 100-nt sequence takes about 9 kB, an ``mfe`` channel under 2 kB.
     Writes go to a temporary file that is then renamed, so an interrupted run leaves no partial
     entry; an unreadable or inconsistent entry counts as missing and is recomputed.
     """
