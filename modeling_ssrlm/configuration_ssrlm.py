@@ -134,7 +134,7 @@ class SSRLMConfig(PreTrainedConfig):
     # ---- constraints, then confident crossing pairs (p > pair_threshold) added as pseudoknots.
     pair_decoder: str = "threshold"
     pair_decoder_transform: str = "logodds"  # pseudo-energy: -scale·log(p/(1-p)) or "probability": -scale·p
-    pair_decoder_scale: float = 1.0  # kcal/mol per unit of the transform
+    pair_decoder_scale: float = 0.5  # kcal/mol per transform unit; best on bpRNA VL0 (benchmarks/prior_channels.py)
     pair_decoder_mea_gamma: float = 1.0  # MEA weight of paired vs unpaired bases ("vienna_mea")
 
     def __post_init__(self, **kwargs):

@@ -208,7 +208,9 @@ def mfe_dot_bracket(sequence: str, temperature: float = TEMPERATURE) -> str:
 # --------------------------------------------------------------------------- prior channels
 
 
-def vienna_fold(sequence: str, parameter_set: str, kinds: Iterable[str] = CHANNEL_KINDS, mea_gamma: float = 1.0) -> dict:
+def vienna_fold(
+    sequence: str, parameter_set: str, kinds: Iterable[str] = CHANNEL_KINDS, mea_gamma: float = 1.0
+) -> dict:
     """Fold one sequence with one parameter set; return the requested results by kind.
 
     ``kinds`` may hold ``"mfe"`` and ``"bpp"`` (the channel matrices) and ``"mea"`` (the pair list
@@ -273,7 +275,7 @@ class PriorCache:
     Entries live at ``directory/<key[:2]>/<key>.npz``, ``key`` being the SHA-256 of the three. They
     hold the upper-triangle non-zero entries only (``rows``, ``cols`` as int32 and, for ``bpp``,
     ``values`` as float32), plus the sequence and channel to guard against a mismatched file; a
-    ``bpp`` channel of a 100-nt sequence takes about 8 kB, an ``mfe`` channel well under 1 kB.
+    ``bpp`` channel of a 100-nt sequence takes about 9 kB, an ``mfe`` channel under 2 kB.
     Writes go to a temporary file that is then renamed, so an interrupted run leaves no partial
     entry; an unreadable or inconsistent entry counts as missing and is recomputed.
     """
@@ -372,7 +374,7 @@ def compute_prior_channels_many(
 # --------------------------------------------------------------------------- decoding
 
 
-def soft_constraint_energies(probabilities: np.ndarray, transform: str = "logodds", scale: float = 1.0) -> np.ndarray:
+def soft_constraint_energies(probabilities: np.ndarray, transform: str = "logodds", scale: float = 0.5) -> np.ndarray:
     """Pseudo-energies (kcal/mol) that :func:`decode_with_vienna` adds to each pair ``(i, j)``.
 
     * ``"logodds"``: ``-scale · log(p / (1 − p))``, ``p`` clipped to ``[1e-6, 1 − 1e-6]``: a bonus
@@ -456,7 +458,7 @@ def decode_with_vienna(
     canonical_only: bool = False,
     min_loop_length: int = 3,
     transform: str = "logodds",
-    scale: float = 1.0,
+    scale: float = 0.5,
     gamma: float = 1.0,
 ) -> list[Pair]:
     """Decode an ``L × L`` pair-probability matrix with ViennaRNA soft constraints plus a pseudoknot pass.

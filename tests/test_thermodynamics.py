@@ -246,7 +246,7 @@ def test_confident_network_pairs_override_the_energy_model(method):
     probabilities = np.full((len(sequence), len(sequence)), 0.01)
     for i, j in wanted:
         probabilities[i, j] = probabilities[j, i] = 0.99
-    assert decode_with_vienna(probabilities, sequence, method) == wanted
+    assert decode_with_vienna(probabilities, sequence, method, scale=1.0) == wanted
     # and with a weak scale the energy model wins again
     assert decode_with_vienna(probabilities, sequence, method, transform="probability", scale=0.01) != wanted
 
