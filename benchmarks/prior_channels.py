@@ -6,9 +6,9 @@
     ``RNA.fold_compound(seq).pf()`` in the same run (best of ``--repeats``: the machine may be
     shared), and the time to read all eight channels back from the on-disk cache.
 (b) **Quality on validation data.** For bpRNA VL0 (the 10–100 nt subset, via
-    :func:`modeling_ssrlm.ss_datasets.read_bprna`) and SPOT-RNA PDB VL1
-    (:func:`~modeling_ssrlm.ss_datasets.read_spot_rna_pdb`): per parameter set, the mean strict F1
-    (:func:`modeling_ssrlm.metrics.pair_scores`) of the MFE structure and of the MEA structure
+    :func:`modeling_ssrlm.data.ss_datasets.read_bprna`) and SPOT-RNA PDB VL1
+    (:func:`~modeling_ssrlm.data.ss_datasets.read_spot_rna_pdb`): per parameter set, the mean strict F1
+    (:func:`modeling_ssrlm.evaluation.metrics.pair_scores`) of the MFE structure and of the MEA structure
     (``gamma=1``) of its base-pair probabilities, and the mean AUPRC of those probabilities.
 (c) **Decoders** (with ``--model``): the pair model's probabilities decoded by ``threshold`` (its
     config) and by ViennaRNA soft constraints (``vienna_mfe`` / ``vienna_mea``, log-odds transform
@@ -33,9 +33,9 @@ from pathlib import Path
 
 import numpy as np
 
-from modeling_ssrlm.metrics import auprc, pair_scores
-from modeling_ssrlm.ss_datasets import SSRecord, read_bprna, read_spot_rna_pdb
-from modeling_ssrlm.structure import matrix_to_pairs
+from modeling_ssrlm.evaluation.metrics import auprc, pair_scores
+from modeling_ssrlm.data.ss_datasets import SSRecord, read_bprna, read_spot_rna_pdb
+from modeling_ssrlm.secondary_structure import matrix_to_pairs
 from modeling_ssrlm.thermodynamics import (
     PARAMETER_SETS,
     PRIOR_CHANNELS,
