@@ -106,10 +106,18 @@ class DataArguments:
                   "of their sequences (MMseqs2) are dropped."},
     )
     mmseqs_threads: int = field(default=1, metadata={"help": "MMseqs2 threads for --exclude_similar_to."})
+    prior_cache_dir: str | None = field(
+        default=str(REPO_ROOT / "runs" / "prior_cache"),
+        metadata={"help": "On-disk cache of the thermodynamic prior channels (models with pair_prior_channels)."},
+    )
+    prior_workers: int = field(default=2, metadata={"help": "Processes that fill the prior cache before training."})
     max_length: int | None = field(
         default=None, metadata={"help": "Skip training sequences longer than this many nucleotides."}
     )
     max_train_samples: int | None = field(default=None, metadata={"help": "Use only the first N training records."})
+    sample_per_split: int | None = field(
+        default=None, metadata={"help": "Keep a seeded random sample of at most N records of each training split."}
+    )
     max_eval_samples: int | None = field(default=None, metadata={"help": "Use only the first N validation records."})
 
 

@@ -97,3 +97,16 @@ def test_several_splits_load_as_one_and_similar_records_are_excluded(tmp_path):
     kept, dropped = exclude_similar(everything, [str(fasta)])
     assert dropped == 2 and "mixed" not in kept["id"] and len(kept) == 2 * len(RECORDS) - 2
     assert exclude_similar(joined, []) == (joined, 0)
+
+
+def test_list_valued_overrides_and_prior_channels_train(tmp_path):
+    overrides = parse_config_overrides('pair_prior_channels=["bpp:turner2004","mfe:turner2004"],pair_num_blocks=1')
+    assert overrides == {"pair_prior_channels": ("bpp:turner2004", "mfe:turner2004"), "pair_num_blocks": 1}
+    code = run(
+        tmp_path, "--config_overrides", TINY_OVERRIDES + ',pair_prior_channels=["bpp:turner2004"]',
+        "--prior_cache_dir", str(tmp_path / "cache"), "--prior_workers", "1",
+    )
+    assert code == 0
+    model = SSRLMForPairPrediction.from_pretrained(tmp_path / "out")
+    assert list(model.config.pair_prior_channels) == ["bpp:turner2004"]
+    assert any((tmp_path / "cache").rglob("*.npz"))

@@ -25,7 +25,8 @@ from ..io.sequences import read_fasta
 from ..evaluation.metrics import pair_scores
 from ..modeling_ssrlm import IGNORE_INDEX
 from ..modeling_ssrlm_pair import SSRLMForPairPrediction, logits_to_probabilities
-from ..tokenization_ssrlm import SSRLMTokenizer
+from ..thermodynamics import compute_prior_channels_many
+from ..tokenization_ssrlm import SSRLMTokenizer, normalize_sequence
 from .overrides import parse_config_overrides
 from .thresholds import choose_threshold, search_threshold
 
@@ -35,11 +36,20 @@ TUNING_GRID = tuple(round(0.1 * step, 1) for step in range(1, 10))
 SPLIT_COLUMNS = ("id", "sequence", "pairs", "family", "length")
 
 
-def load_split(data_root: str, name: str, max_samples: int | None = None, max_length: int | None = None):
+def load_split(
+    data_root: str,
+    name: str,
+    max_samples: int | None = None,
+    max_length: int | None = None,
+    sample_per_split: int | None = None,
+    seed: int = 0,
+):
     """Load one split, or several (``"a/TR,b/TR"``) concatenated, optionally truncated and length-filtered.
 
     ``max_samples`` keeps the first N records of each named split; ``max_length`` *skips* (does not
-    crop) longer records, so every structure stays complete.
+    crop) longer records, so every structure stays complete; ``sample_per_split`` then keeps a
+    seeded random sample of at most N records of each split (so that a large split such as the
+    Rfam projections does not drown the others, and is not cut at an arbitrary family).
     """
     parts = []
     for part in filter(None, (piece.strip() for piece in name.split(","))):
@@ -48,6 +58,8 @@ def load_split(data_root: str, name: str, max_samples: int | None = None, max_le
             dataset = dataset.select(range(min(max_samples, len(dataset))))
         if max_length is not None:
             dataset = dataset.filter(lambda length: length <= max_length, input_columns="length")
+        if sample_per_split is not None and len(dataset) > sample_per_split:
+            dataset = dataset.shuffle(seed=seed).select(range(sample_per_split))
         parts.append(dataset.select_columns(list(SPLIT_COLUMNS)))
     if not parts:
         raise ValueError(f"no split named in {name!r}")
@@ -125,7 +137,10 @@ def finetune(model_args, data_args, training_args) -> int:
     """Train, tune the threshold on the validation split, save; returns the exit status (2: bad input)."""
     set_seed(training_args.seed)
     try:
-        train_dataset = load_split(data_args.data_root, data_args.train_split, data_args.max_train_samples, data_args.max_length)
+        train_dataset = load_split(
+            data_args.data_root, data_args.train_split, data_args.max_train_samples, data_args.max_length,
+            data_args.sample_per_split, training_args.seed,
+        )
         train_dataset, excluded = exclude_similar(train_dataset, data_args.exclude_similar_to, threads=data_args.mmseqs_threads)
         eval_dataset = load_split(data_args.data_root, data_args.eval_split, data_args.max_eval_samples)
         model = build_model(model_args)
@@ -134,12 +149,17 @@ def finetune(model_args, data_args, training_args) -> int:
         return 2
 
     tokenizer = SSRLMTokenizer()
+    channels = model.config.pair_prior_channels
+    if channels:  # fill the cache in parallel once; the collator then reads every batch's priors from disk
+        sequences = [normalize_sequence(s) for s in [*train_dataset["sequence"], *eval_dataset["sequence"]]]
+        for _ in compute_prior_channels_many(sequences, channels, data_args.prior_workers, data_args.prior_cache_dir):
+            pass
     trainer = Trainer(
         model=model,
         args=training_args,
         train_dataset=train_dataset,
         eval_dataset=eval_dataset,
-        data_collator=DataCollatorForPairPrediction(tokenizer),
+        data_collator=DataCollatorForPairPrediction(tokenizer, channels, data_args.prior_cache_dir),
         processing_class=tokenizer,
         compute_metrics=make_compute_metrics(model, tokenizer),
     )

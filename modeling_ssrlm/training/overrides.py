@@ -1,7 +1,8 @@
 """The one parser of ``--config_overrides`` (``train_mlm.py``, ``finetune_ss.py``, benchmarks).
 
-``"name=value,name=value"``: each value is read as JSON (``5``, ``0.1``, ``true``, ``[1, 2]``,
-``"x"``) and otherwise kept as a plain string, then checked against the configuration class: an
+``"name=value,name=value"``: items are separated by commas outside brackets and quotes, each value
+is read as JSON (``5``, ``0.1``, ``true``, ``["bpp:turner2004", "mfe:turner2004"]``, ``"x"``) and
+otherwise kept as a plain string, then checked against the configuration class: an
 unknown field name, or a value whose type does not fit the field's default (an int is accepted for
 a float field), is a ``ValueError`` naming the item.
 """
@@ -20,7 +21,7 @@ def parse_config_overrides(text: str | None, config_class: type = SSRLMConfig) -
     """Parse ``text`` into ``{field: value}`` for ``config_class`` (empty or ``None`` → ``{}``)."""
     reference = config_class()
     overrides: dict[str, Any] = {}
-    for item in filter(None, (part.strip() for part in (text or "").split(","))):
+    for item in filter(None, (part.strip() for part in _split_items(text or ""))):
         name, separator, raw = item.partition("=")
         name = name.strip()
         if not separator or not name:
@@ -49,3 +50,19 @@ def _fit_type(item: str, value: Any, default: Any) -> Any:
     elif isinstance(value, type(default)):
         return value
     raise ValueError(f"config override {item!r}: expected a value of type {type(default).__name__}")
+
+
+def _split_items(text: str) -> list[str]:
+    """Split at the commas that are outside ``[]`` / ``{}`` and outside double quotes."""
+    items, depth, quoted, start = [], 0, False, 0
+    for index, char in enumerate(text):
+        if char == '"':
+            quoted = not quoted
+        elif not quoted and char in "[{":
+            depth += 1
+        elif not quoted and char in "]}":
+            depth -= 1
+        elif not quoted and depth == 0 and char == ",":
+            items.append(text[start:index])
+            start = index + 1
+    return items + [text[start:]]
