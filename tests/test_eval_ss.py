@@ -1,14 +1,16 @@
-"""Tests of benchmarks/eval_ss.py on a tiny fixture (model + ViennaRNA rows, breakdowns, timing)."""
+"""Tests of benchmarks/eval_ss.py and modeling_ssrlm.evaluation.benchmark on a tiny fixture."""
 
 from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 from script_loader import load_script
-from ss_fixture import write_tiny_ss_datasets
+from ss_fixture import RECORDS, write_tiny_ss_datasets
 
 from modeling_ssrlm.configuration_ssrlm import SSRLMConfig
+from modeling_ssrlm.evaluation.benchmark import EvalSet, MethodRun, load_baselines, score_run
 from modeling_ssrlm.modeling_ssrlm import SSRLMForMaskedLM
 from modeling_ssrlm.modeling_ssrlm_pair import SSRLMForPairPrediction
 
@@ -23,31 +25,54 @@ def data_root(tmp_path):
     return write_tiny_ss_datasets(tmp_path / "data")
 
 
-def test_eval_writes_table_json_with_vienna_and_timing(tmp_path, data_root, capsys):
+def test_eval_writes_one_table_with_decoders_vienna_and_timing(tmp_path, data_root, capsys):
     SSRLMForPairPrediction(SSRLMConfig(**TINY)).save_pretrained(tmp_path / "model")
     code = eval_ss.main([
-        "--model", str(tmp_path / "model"), "--splits", "tiny/test", "tiny/valid", "--data-root", str(data_root),
-        "--out", str(tmp_path / "eval"), "--limit", "3", "--timing-lengths", "30", "20",
+        "--model", f"tiny={tmp_path / 'model'}", "--splits", "tiny/test", "tiny/valid@14", "--data-root", str(data_root),
+        "--out", str(tmp_path / "eval"), "--decoders", "threshold", "vienna_mfe", "--timing-lengths", "30",
+        "--timing-repeats", "1", "--identity-to", "tiny/train",
     ])
     assert code == 0
     report = json.loads((tmp_path / "eval" / "eval.json").read_text())
-    assert set(report["splits"]) == {"tiny/test", "tiny/valid"}
+    assert set(report["splits"]) == {"tiny/test", "tiny/valid@14"}
     rows = report["splits"]["tiny/test"]
-    assert set(rows) == {"SSR-LM", eval_ss.VIENNA}
+    assert set(rows) == {"tiny [threshold]", "tiny [vienna_mfe]", eval_ss.VIENNA}
+    assert report["splits"]["tiny/valid@14"][eval_ss.VIENNA]["n_sequences"] == 2  # the two hairpins
     for row in rows.values():
-        for key in ("precision", "recall", "f1", "f1_shift1", "auprc", "precision_at_l", "f1_watson_crick",
-                    "f1_wobble", "f1_noncanonical", "f1_len_0_50", "n_sequences"):
+        for key in ("precision", "recall", "f1", "f1_shift1", "auprc", "f1_noncanonical", "seconds_per_sequence"):
             assert key in row, key
-        assert row["n_sequences"] == 3
+        assert row["n_identity_>=80%"] + row["n_identity_<50%"] + row["n_identity_50-80%"] == 4
     # the fixture's hairpins are ViennaRNA's MFE structures and poly-A is unpaired: a perfect baseline
-    vienna = rows[eval_ss.VIENNA]
-    assert (vienna["precision"], vienna["recall"], vienna["f1"]) == (1.0, 1.0, 1.0)
-    assert [row["length"] for row in report["timing"]] == [20, 30]
-    assert all(row["model_seconds"] > 0 and row["peak_rss_mib"] > 0 for row in report["timing"])
-    assert report["threshold"] == 0.5 and report["model_class"] == "SSRLMForPairPrediction"
+    assert (rows[eval_ss.VIENNA]["precision"], rows[eval_ss.VIENNA]["f1"]) == (1.0, 1.0)
+    assert report["timing"][0]["length"] == 30 and report["timing"][0]["tiny_seconds"] > 0
     markdown = (tmp_path / "eval" / "eval.md").read_text()
-    assert "| ViennaRNA (RNAfold MFE) | 1.000 | 1.000 | 1.000 |" in markdown
+    assert "| ViennaRNA MFE | 1.000 | 1.000 |" in markdown
     assert markdown in capsys.readouterr().out
+
+
+def test_stored_baselines_are_matched_by_id_and_scored_by_the_same_scorer(tmp_path):
+    eval_set = EvalSet("bprna/TS0", [r.id for r in RECORDS], [r.sequence for r in RECORDS],
+                       [list(r.pairs) for r in RECORDS])
+    with (tmp_path / "bprna_ts0.mxfold2.jsonl").open("w") as handle:
+        for record in reversed(RECORDS):  # order must not matter
+            pairs = [list(pair) for pair in record.pairs][:2]  # half of each hairpin: recall 0.5 where paired
+            handle.write(json.dumps({"id": record.id, "sequence": record.sequence, "pairs": pairs}) + "\n")
+    runs = load_baselines(tmp_path, eval_set)
+    assert set(runs) == {"MXfold2"}
+    scores = score_run(eval_set, runs["MXfold2"])
+    assert scores["precision"] == 1.0
+    assert scores["recall"] == pytest.approx(np.mean([0.5, 0.4, 1.0, 0.5]))
+    assert scores["seconds_per_sequence"] is None
+    missing = EvalSet("bprna/TS0", ["other"], ["ACGU"], [[]])
+    assert load_baselines(tmp_path, missing) == {}  # a tool that does not cover the set is not scored
+
+
+def test_identity_bins_come_from_score_run():
+    eval_set = EvalSet("x", ["a", "b"], ["GGGGAAAACCCC", "AAAA"], [[(0, 11)], []])
+    run = MethodRun([[(0, 11)], [(0, 3)]], None, 2.0)
+    scores = score_run(eval_set, run, ["<50%", ">=80%"])
+    assert (scores["f1_identity_<50%"], scores["f1_identity_>=80%"], scores["f1_identity_50-80%"]) == (1.0, 0.0, None)
+    assert scores["seconds_per_sequence"] == 1.0
 
 
 def test_eval_rejects_a_model_folder_without_a_pair_head(tmp_path, data_root, capsys):
