@@ -379,3 +379,25 @@ def test_encoder_without_layers_is_the_prior_only_baseline(config, tmp_path):
     loaded = SSRLMForPairPrediction.from_pretrained(tmp_path).eval()
     assert loaded.config.num_hidden_layers == 0
     np.testing.assert_array_equal(loaded.predict(["GGGGAAAACCCC"])[0].probabilities, model.predict(["GGGGAAAACCCC"])[0].probabilities)
+
+
+def test_threshold_search_with_a_vienna_decoder_folds_each_sequence_once(monkeypatch):
+    import modeling_ssrlm.modeling_ssrlm_pair as pair_module
+    from modeling_ssrlm.evaluation.metrics import pair_scores
+    from modeling_ssrlm.training.thresholds import search_threshold
+
+    model = SSRLMForPairPrediction(SSRLMConfig(hidden_size=16, num_attention_heads=2, pair_decoder="vienna_mfe"))
+    sequence = "GGGGAAAACCCCAAAGGGAAACCC"
+    probabilities = np.full((len(sequence), len(sequence)), 0.05)
+    np.fill_diagonal(probabilities, 0.0)
+    truth = [(0, 11), (1, 10), (2, 9), (3, 8)]
+    for i, j in truth:
+        probabilities[i, j] = probabilities[j, i] = 0.95
+    direct = {t: model.decode_pairs(probabilities, sequence, t) for t in (0.1, 0.5, 0.9)}
+    calls = []
+    original = pair_module.vienna_nested_pairs
+    monkeypatch.setattr(pair_module, "vienna_nested_pairs", lambda *a, **k: calls.append(1) or original(*a, **k))
+    search = search_threshold(model, [probabilities], [sequence], [truth], grid=(0.1, 0.5, 0.9))
+    assert len(calls) == 1
+    for threshold, pairs in direct.items():
+        assert search.f1_by_threshold[threshold] == pytest.approx(pair_scores(pairs, truth)["f1"])

@@ -18,7 +18,7 @@ from modeling_ssrlm.thermodynamics import (
     BPP_CUTOFF,
     PRIOR_CHANNELS,
     PriorCache,
-    add_crossing_pairs,
+    add_confident_pairs,
     compute_prior_channels,
     compute_prior_channels_many,
     decode_with_vienna,
@@ -260,15 +260,21 @@ def test_pseudoknot_pass_adds_confident_canonical_crossing_pairs_only():
         probabilities[i, j] = probabilities[j, i] = p
     # (4,15) A-C and (3,14) A-U cross the stem; (5,16) A-A is non-canonical; (10,20) crosses nothing;
     # (2,26) reuses a paired base.
-    assert add_crossing_pairs(nested, probabilities, sequence, 0.5, canonical_only=True, min_loop_length=3) == [
+    assert add_confident_pairs(nested, probabilities, sequence, 0.5, canonical_only=True, min_loop_length=3) == [
         (0, 8), (1, 7), (2, 6), (3, 14)
     ]
-    relaxed = add_crossing_pairs(nested, probabilities, sequence, 0.5, canonical_only=False, min_loop_length=3)
+    relaxed = add_confident_pairs(nested, probabilities, sequence, 0.5, canonical_only=False, min_loop_length=3)
     assert relaxed == [(0, 8), (1, 7), (2, 6), (3, 14), (4, 15), (5, 16)]
     assert_valid(relaxed, sequence)
-    assert add_crossing_pairs(nested, probabilities, sequence, 0.92, canonical_only=False, min_loop_length=3) == [
+    assert add_confident_pairs(nested, probabilities, sequence, 0.92, canonical_only=False, min_loop_length=3) == [
         (0, 8), (1, 7), (2, 6), (4, 15)
     ]
+    # without crossing_only, the confident A-A pair (10, 20) that crosses nothing is added too
+    any_pair = add_confident_pairs(
+        nested, probabilities, sequence, 0.5, canonical_only=False, min_loop_length=3, crossing_only=False
+    )
+    assert any_pair == [(0, 8), (1, 7), (2, 6), (3, 14), (4, 15), (5, 16), (10, 20)]
+    assert_valid(any_pair, sequence)
 
 
 def test_decode_with_vienna_adds_a_pseudoknot_and_checks_its_input():

@@ -57,18 +57,20 @@ def search_threshold(
 ) -> ThresholdSearch:
     """Mean strict F1 of ``model.decode_pairs`` at each threshold of ``grid`` on given probability maps.
 
-    Post-processing follows the model's config. Ties go to the lowest threshold.
+    Post-processing and decoder follow the model's config (a ViennaRNA decoder folds each sequence
+    once: its nested part does not depend on the threshold). Ties go to the lowest threshold.
     """
     if not len(probabilities) == len(sequences) == len(true_pairs) or not sequences:
         raise ValueError(
             f"need equally many (>0) probability maps, sequences and structures, got "
             f"{len(probabilities)}, {len(sequences)} and {len(true_pairs)}"
         )
+    nested = [model.nested_pairs(matrix, sequence) for matrix, sequence in zip(probabilities, sequences)]
     f1_by_threshold = {}
     for threshold in grid:
         scores = [
-            pair_scores(model.decode_pairs(matrix, sequence, threshold), truth)["f1"]
-            for matrix, sequence, truth in zip(probabilities, sequences, true_pairs)
+            pair_scores(model.decode_pairs(matrix, sequence, threshold, nested=known), truth)["f1"]
+            for matrix, sequence, truth, known in zip(probabilities, sequences, true_pairs, nested)
         ]
         f1_by_threshold[float(threshold)] = float(np.mean(scores))
     best = max(f1_by_threshold, key=lambda t: (f1_by_threshold[t], -t))

@@ -56,7 +56,7 @@ from .configuration_ssrlm import SSRLMConfig
 from .modeling_ssrlm import IGNORE_INDEX, SSRLMModel, SSRLMPreTrainedModel
 from .postprocess import postprocess as postprocess_pairs
 from .secondary_structure import Pair, matrix_to_pairs, to_dot_bracket
-from .thermodynamics import compute_prior_channels, decode_with_vienna
+from .thermodynamics import compute_prior_channels, decode_with_vienna, vienna_nested_pairs
 from .tokenization_ssrlm import NUCLEOTIDES, VOCAB, SSRLMTokenizer, normalize_sequence
 
 __all__ = [
@@ -325,7 +325,12 @@ class PairPredictionMixin:
     """
 
     def decode_pairs(
-        self, probabilities: np.ndarray, sequence: str, threshold: float | None = None, postprocess: bool | None = None
+        self,
+        probabilities: np.ndarray,
+        sequence: str,
+        threshold: float | None = None,
+        postprocess: bool | None = None,
+        nested: Sequence[Pair] | None = None,
     ) -> list[Pair]:
         """Decode an ``L × L`` probability matrix into pairs with the config's decoder.
 
@@ -333,7 +338,10 @@ class PairPredictionMixin:
         the threshold is a pair, whatever the decoder. Otherwise ``pair_decoder="threshold"`` applies
         the threshold and the post-processing rules (:func:`~modeling_ssrlm.postprocess.postprocess`),
         and ``"vienna_mfe"`` / ``"vienna_mea"`` decode with ViennaRNA soft constraints, the threshold
-        then selecting the pseudoknot pairs (:func:`~modeling_ssrlm.thermodynamics.decode_with_vienna`).
+        then selecting the pairs added to the nested structure
+        (:func:`~modeling_ssrlm.thermodynamics.decode_with_vienna`). ``nested``: the result of
+        :meth:`nested_pairs` for these probabilities, when already known (it does not depend on the
+        threshold).
         """
         config = self.config
         threshold = config.pair_threshold if threshold is None else threshold
@@ -350,6 +358,8 @@ class PairPredictionMixin:
                 transform=config.pair_decoder_transform,
                 scale=config.pair_decoder_scale,
                 gamma=config.pair_decoder_mea_gamma,
+                crossing_only=config.pair_decoder_extra_pairs == "crossing",
+                nested=nested,
             )
         return postprocess_pairs(
             probabilities,
@@ -358,6 +368,21 @@ class PairPredictionMixin:
             canonical_only=config.pair_canonical_only,
             min_loop_length=config.pair_min_loop_length,
             matching=config.pair_matching,
+        )
+
+    def nested_pairs(self, probabilities: np.ndarray, sequence: str) -> list[Pair] | None:
+        """The threshold-independent nested part of a ViennaRNA decoder (``None`` for ``"threshold"``)."""
+        config = self.config
+        if config.pair_decoder == "threshold" or not config.pair_postprocess:
+            return None
+        return vienna_nested_pairs(
+            probabilities,
+            sequence,
+            method=config.pair_decoder.removeprefix("vienna_"),
+            min_loop_length=config.pair_min_loop_length,
+            transform=config.pair_decoder_transform,
+            scale=config.pair_decoder_scale,
+            gamma=config.pair_decoder_mea_gamma,
         )
 
     def pair_probabilities(

@@ -39,7 +39,8 @@ Decoding
 energy model: the probabilities become pseudo-energies (:func:`soft_constraint_energies`) added to
 every pair with ``fold_compound.sc_add_bp``, the nested structure is the MFE or MEA structure under
 these soft constraints, and a pseudoknot pass then adds the confident pairs that cross it
-(:func:`add_crossing_pairs`), which a nested decoder cannot express.
+(:func:`add_confident_pairs`), which a nested decoder cannot express; it may also add confident
+non-canonical pairs, which no energy model predicts.
 """
 
 from __future__ import annotations
@@ -69,15 +70,17 @@ __all__ = [
     "PriorCache",
     "SOFT_CONSTRAINT_TRANSFORMS",
     "TEMPERATURE",
-    "add_crossing_pairs",
+    "add_confident_pairs",
     "compute_prior_channels",
     "compute_prior_channels_many",
     "decode_with_vienna",
     "energy_parameters",
+    "mfe_dot_bracket",
     "soft_constraint_energies",
     "to_vienna_alphabet",
     "validate_channels",
     "vienna_fold",
+    "vienna_nested_pairs",
     "vienna_version",
 ]
 
@@ -190,10 +193,26 @@ def _fold_compound(RNA, rna: str):
     return RNA.fold_compound(rna, details)
 
 
+def mfe_dot_bracket(sequence: str, temperature: float = TEMPERATURE) -> str:
+    """The Turner 2004 minimum-free-energy structure of ``sequence`` as dot-bracket (``""`` when empty).
+
+    What corpus labelling and the 3D floor model fold with; ``temperature`` in °C.
+    """
+    rna = to_vienna_alphabet(sequence)
+    if not rna:
+        return ""  # ViennaRNA cannot build a fold compound for an empty sequence
+    RNA = _vienna()
+    details = RNA.md()
+    details.temperature = temperature
+    return RNA.fold_compound(rna, details).mfe()[0]
+
+
 # --------------------------------------------------------------------------- prior channels
 
 
-def vienna_fold(sequence: str, parameter_set: str, kinds: Iterable[str] = CHANNEL_KINDS, mea_gamma: float = 1.0) -> dict:
+def vienna_fold(
+    sequence: str, parameter_set: str, kinds: Iterable[str] = CHANNEL_KINDS, mea_gamma: float = 1.0
+) -> dict:
     """Fold one sequence with one parameter set; return the requested results by kind.
 
     ``kinds`` may hold ``"mfe"`` and ``"bpp"`` (the channel matrices) and ``"mea"`` (the pair list
@@ -258,7 +277,7 @@ class PriorCache:
     Entries live at ``directory/<key[:2]>/<key>.npz``, ``key`` being the SHA-256 of the three. They
     hold the upper-triangle non-zero entries only (``rows``, ``cols`` as int32 and, for ``bpp``,
     ``values`` as float32), plus the sequence and channel to guard against a mismatched file; a
-    ``bpp`` channel of a 100-nt sequence takes about 8 kB, an ``mfe`` channel well under 1 kB.
+    ``bpp`` channel of a 100-nt sequence takes about 9 kB, an ``mfe`` channel under 2 kB.
     Writes go to a temporary file that is then renamed, so an interrupted run leaves no partial
     entry; an unreadable or inconsistent entry counts as missing and is recomputed.
     """
@@ -357,7 +376,7 @@ def compute_prior_channels_many(
 # --------------------------------------------------------------------------- decoding
 
 
-def soft_constraint_energies(probabilities: np.ndarray, transform: str = "logodds", scale: float = 1.0) -> np.ndarray:
+def soft_constraint_energies(probabilities: np.ndarray, transform: str = "logodds", scale: float = 0.5) -> np.ndarray:
     """Pseudo-energies (kcal/mol) that :func:`decode_with_vienna` adds to each pair ``(i, j)``.
 
     * ``"logodds"``: ``-scale · log(p / (1 − p))``, ``p`` clipped to ``[1e-6, 1 − 1e-6]``: a bonus
@@ -393,20 +412,23 @@ def _nested_structure(
     return parse_dot_bracket(structure)
 
 
-def add_crossing_pairs(
+def add_confident_pairs(
     nested: Iterable[Pair],
     probabilities: np.ndarray,
     sequence: str,
     threshold: float,
     canonical_only: bool,
     min_loop_length: int,
+    crossing_only: bool = True,
 ) -> list[Pair]:
-    """Add to ``nested`` the confident pairs that cross it: the pseudoknot pass of the ViennaRNA decoders.
+    """Add to ``nested`` the confident pairs the energy model could not give: the second pass of the ViennaRNA decoders.
 
     A candidate ``(i, j)`` has ``probabilities[i, j] > threshold``, ``j − i > min_loop_length``, both
-    bases unpaired so far, crosses at least one pair of ``nested``, and is AU/GC/GU when
-    ``canonical_only``. Candidates are accepted greedily by descending probability (ties by
-    position), so each base keeps at most one partner. Returns the sorted pair list.
+    bases unpaired so far, and is AU/GC/GU when ``canonical_only``. With ``crossing_only`` (the
+    pseudoknot pass) it must also cross a pair of ``nested``; without it, any such pair is added,
+    which lets a model trained on 3D-derived structures add the non-canonical pairs no energy
+    model predicts. Candidates are accepted greedily by descending probability (ties by position),
+    so each base keeps at most one partner. Returns the sorted pair list.
     """
     nested = sorted(nested)
     length = len(sequence)
@@ -418,7 +440,7 @@ def add_crossing_pairs(
     weights = np.asarray(probabilities)[rows, cols]
     added = []
     for _, i, j in sorted(zip(-weights, rows.tolist(), cols.tolist())):
-        if paired[i] or paired[j] or not _crosses(nested_partner, i, j):
+        if paired[i] or paired[j] or (crossing_only and not _crosses(nested_partner, i, j)):
             continue
         if canonical_only and base_pair_type(sequence[i], sequence[j]) == "noncanonical":
             continue
@@ -433,26 +455,20 @@ def _crosses(partner: np.ndarray, i: int, j: int) -> bool:
     return bool(np.any((inside >= 0) & ((inside < i) | (inside > j))))
 
 
-def decode_with_vienna(
+def vienna_nested_pairs(
     probabilities: np.ndarray,
     sequence: str,
     method: str = "mfe",
-    threshold: float = 0.5,
-    canonical_only: bool = False,
     min_loop_length: int = 3,
     transform: str = "logodds",
-    scale: float = 1.0,
+    scale: float = 0.5,
     gamma: float = 1.0,
 ) -> list[Pair]:
-    """Decode an ``L × L`` pair-probability matrix with ViennaRNA soft constraints plus a pseudoknot pass.
+    """The nested part of :func:`decode_with_vienna`: the MFE or MEA structure under the model's soft constraints.
 
-    1. Nested part: the MFE (``method="mfe"``) or MEA (``"mea"``, weight ``gamma``) structure of
-       Turner 2004 at 37 °C with :func:`soft_constraint_energies` ``(transform, scale)`` added to
-       every pair; pairs with ``j − i ≤ min_loop_length`` are dropped (ViennaRNA itself keeps
-       hairpins of at least 3 bases).
-    2. :func:`add_crossing_pairs` with ``threshold``, ``canonical_only`` and ``min_loop_length``.
-
-    The result is a sorted pair list with ``i < j`` and each base in at most one pair. Raises
+    Turner 2004 at 37 °C with :func:`soft_constraint_energies` ``(transform, scale)`` added to every
+    pair; MEA weighs paired against unpaired bases by ``gamma``. Pairs with ``j − i ≤
+    min_loop_length`` are dropped (ViennaRNA itself keeps hairpins of at least 3 bases). Raises
     ``ValueError`` for a matrix that is not a finite ``L × L`` array or an unknown method.
     """
     if method not in ("mfe", "mea"):
@@ -467,5 +483,33 @@ def decode_with_vienna(
     if not rna:
         return []
     nested = _nested_structure(probabilities, rna, method, transform, scale, gamma)
-    nested = [(i, j) for i, j in nested if j - i > min_loop_length]
-    return add_crossing_pairs(nested, probabilities, rna, threshold, canonical_only, min_loop_length)
+    return [(i, j) for i, j in nested if j - i > min_loop_length]
+
+
+def decode_with_vienna(
+    probabilities: np.ndarray,
+    sequence: str,
+    method: str = "mfe",
+    threshold: float = 0.5,
+    canonical_only: bool = False,
+    min_loop_length: int = 3,
+    transform: str = "logodds",
+    scale: float = 0.5,
+    gamma: float = 1.0,
+    crossing_only: bool = True,
+    nested: Sequence[Pair] | None = None,
+) -> list[Pair]:
+    """Decode an ``L × L`` pair-probability matrix with ViennaRNA soft constraints, then add confident pairs.
+
+    1. :func:`vienna_nested_pairs` (``method``, ``transform``, ``scale``, ``gamma``), unless ``nested``
+       already holds its result for these probabilities (a threshold search reuses it: the nested
+       part does not depend on the threshold).
+    2. :func:`add_confident_pairs` with ``threshold``, ``canonical_only``, ``min_loop_length`` and
+       ``crossing_only``.
+
+    The result is a sorted pair list with ``i < j`` and each base in at most one pair.
+    """
+    if nested is None:
+        nested = vienna_nested_pairs(probabilities, sequence, method, min_loop_length, transform, scale, gamma)
+    rna = to_vienna_alphabet(sequence)
+    return add_confident_pairs(nested, probabilities, rna, threshold, canonical_only, min_loop_length, crossing_only)

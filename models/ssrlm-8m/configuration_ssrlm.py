@@ -44,6 +44,7 @@ PAIR_PRIOR_CHANNELS = tuple(
 )
 PAIR_DECODERS = ("threshold", "vienna_mfe", "vienna_mea")
 PAIR_DECODER_TRANSFORMS = ("logodds", "probability")
+PAIR_DECODER_EXTRA_PAIRS = ("crossing", "any")
 
 
 @strict
@@ -131,11 +132,13 @@ class SSRLMConfig(PreTrainedConfig):
     pair_sequence_features: bool = False  # add the one-hot identity of each base pair (16 channels)
     # ---- Decoding (decode_pairs): "threshold" = threshold + the rules above (postprocess.py);
     # ---- "vienna_mfe" / "vienna_mea" = ViennaRNA MFE / MEA structure with the probabilities as soft
-    # ---- constraints, then confident crossing pairs (p > pair_threshold) added as pseudoknots.
+    # ---- constraints, then confident pairs (p > pair_threshold) added: only those crossing the nested
+    # ---- structure (pseudoknots, pair_decoder_extra_pairs="crossing") or any ("any": non-canonical too).
     pair_decoder: str = "threshold"
     pair_decoder_transform: str = "logodds"  # pseudo-energy: -scale·log(p/(1-p)) or "probability": -scale·p
-    pair_decoder_scale: float = 1.0  # kcal/mol per unit of the transform
+    pair_decoder_scale: float = 0.5  # kcal/mol per transform unit; best on bpRNA VL0 (benchmarks/prior_channels.py)
     pair_decoder_mea_gamma: float = 1.0  # MEA weight of paired vs unpaired bases ("vienna_mea")
+    pair_decoder_extra_pairs: str = "crossing"  # second pass of the ViennaRNA decoders: "crossing" or "any"
 
     def __post_init__(self, **kwargs):
         if self.num_key_value_heads is None:
@@ -204,6 +207,10 @@ class SSRLMConfig(PreTrainedConfig):
             raise ValueError(f"pair_prior_channels must not repeat a channel, got {list(channels)}")
         if self.pair_decoder not in PAIR_DECODERS:
             raise ValueError(f"pair_decoder must be one of {PAIR_DECODERS}, got {self.pair_decoder!r}")
+        if self.pair_decoder_extra_pairs not in PAIR_DECODER_EXTRA_PAIRS:
+            raise ValueError(
+                f"pair_decoder_extra_pairs must be one of {PAIR_DECODER_EXTRA_PAIRS}, got {self.pair_decoder_extra_pairs!r}"
+            )
         if self.pair_decoder_transform not in PAIR_DECODER_TRANSFORMS:
             raise ValueError(
                 f"pair_decoder_transform must be one of {PAIR_DECODER_TRANSFORMS}, got {self.pair_decoder_transform!r}"
