@@ -401,3 +401,10 @@ def test_threshold_search_with_a_vienna_decoder_folds_each_sequence_once(monkeyp
     assert len(calls) == 1
     for threshold, pairs in direct.items():
         assert search.f1_by_threshold[threshold] == pytest.approx(pair_scores(pairs, truth)["f1"])
+
+
+def test_a_single_nucleotide_predicts_alone_as_in_a_batch():
+    model = SSRLMForPairPrediction(SSRLMConfig(hidden_size=16, num_attention_heads=2, pair_hidden_channels=4)).eval()
+    [alone] = model.pair_probabilities(["A"])
+    batched = model.pair_probabilities(["A", "GGGGAAACCCC"])[0]
+    assert alone.shape == (1, 1) and np.array_equal(alone, batched)

@@ -212,8 +212,10 @@ class SSRLMMaskedInstanceNorm2d(nn.Module):
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
         """``x``: ``(B, C, L, L)`` with zeros in the padding; ``mask``: ``(B, 1, L, L)`` float or ``None``."""
-        if mask is None:
+        if mask is None and x.shape[-1] > 1:
             return F.instance_norm(x, weight=self.weight, bias=self.bias, eps=self.eps)
+        if mask is None:  # a 1-nt sequence: F.instance_norm refuses a single element; its mean is itself
+            mask = torch.ones_like(x[:, :1])
         count = mask.sum(dim=(2, 3), keepdim=True).clamp_min(1.0)
         mean = (x * mask).sum(dim=(2, 3), keepdim=True) / count
         variance = (((x - mean) * mask) ** 2).sum(dim=(2, 3), keepdim=True) / count
