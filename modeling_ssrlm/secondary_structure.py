@@ -298,18 +298,25 @@ def _crosses(partners: np.ndarray, i: int, j: int) -> bool:
 
 @contextlib.contextmanager
 def _open_text(file: FileLike, mode: str) -> Iterator[IO[str]]:
-    """Open a path, or pass an open file object through (binary input decoded as UTF-8)."""
-    if isinstance(file, (str, os.PathLike)):
-        with open(file, mode, encoding="utf-8") as handle:
-            yield handle
-    elif "r" in mode and isinstance(file.read(0), bytes):
-        wrapper = io.TextIOWrapper(file, encoding="utf-8")
-        try:
-            yield wrapper
-        finally:
-            wrapper.detach()  # leave the caller's binary file open
-    else:
-        yield file
+    """Open a path, or pass an open file object through (binary input decoded as UTF-8).
+
+    Input that is not UTF-8 raises :class:`StructureError`, like any other malformed file.
+    """
+    try:
+        if isinstance(file, (str, os.PathLike)):
+            with open(file, mode, encoding="utf-8") as handle:
+                yield handle
+        elif "r" in mode and isinstance(file.read(0), bytes):
+            wrapper = io.TextIOWrapper(file, encoding="utf-8")
+            try:
+                yield wrapper
+            finally:
+                wrapper.detach()  # leave the caller's binary file open
+        else:
+            yield file
+    except UnicodeDecodeError as error:
+        byte = error.object[error.start : error.start + 1].hex()
+        raise StructureError(f"the file is not UTF-8 text (undecodable byte 0x{byte})") from None
 
 
 def _data_lines(handle: IO[str], comment: str | None = None) -> Iterator[tuple[int, list[str]]]:

@@ -418,3 +418,13 @@ def test_read_ct_errors(text, message):
 )
 def test_base_pair_type(first, second, kind):
     assert base_pair_type(first, second) == kind
+
+
+@pytest.mark.parametrize("reader", [read_bpseq, read_ct])
+def test_non_utf8_files_raise_structure_error(tmp_path, reader):
+    path = tmp_path / "binary"
+    path.write_bytes(b"3 title\n1 A 0\n2 \xff 0\n")
+    with pytest.raises(StructureError, match="not UTF-8 text"):
+        reader(path)
+    with pytest.raises(StructureError, match="not UTF-8 text"):
+        reader(io.BytesIO(path.read_bytes()))
