@@ -233,3 +233,19 @@ def test_record_file_names_are_safe_and_bounded():
     assert record_file_name("a/b c") == "a_b_c"
     assert record_file_name("../..") == "record"
     assert len(record_file_name("x" * 1000)) == MAX_FILE_STEM
+
+
+@pytest.mark.parametrize(
+    ("mode", "message"), [(None, "damaged gzip data"), ("w:gz", "damaged gzip data"), ("w", "damaged tar archive")]
+)
+def test_read_sequence_file_reports_damaged_archives(tmp_path, mode, message):
+    path = tmp_path / "damaged.tar"
+    if mode is None:
+        path.write_bytes(b"\x1f\x8b")  # the gzip magic alone
+    else:  # a real archive, cut in the middle of its member
+        source = write(tmp_path / "a.fa", ">a\n" + "ACGU" * 5000 + "\n")
+        with tarfile.open(path, mode) as archive:
+            archive.add(source, arcname="a.fa")
+        path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    with pytest.raises(SequenceFormatError, match=rf"damaged\.tar.*: {message}"):
+        list(read_sequence_file(path))

@@ -29,6 +29,7 @@ import contextlib
 import gzip
 import io
 import itertools
+import lzma
 import re
 import os
 import tarfile
@@ -295,19 +296,31 @@ def read_sequence_file(path: PathLike) -> Iterator[SequenceRecord]:
     The format is detected from the content (the first non-blank lines), so extensions do not matter;
     gzip is detected from the magic bytes. Tar archives (any compression) are read member by member
     in archive order; every regular member must be one of the three formats. Dot-bracket structures
-    are dropped: only the sequences are returned.
+    are dropped: only the sequences are returned. A damaged archive raises :class:`SequenceFormatError`.
     """
     name = os.fspath(path)
-    if tarfile.is_tarfile(name):
-        with tarfile.open(name) as archive:
-            for member in archive:
-                if member.isfile():
-                    member_name = f"{name}:{member.name}"
-                    with _text_lines(archive.extractfile(member), member_name) as handle:
-                        yield from _read_detected(handle, member_name)
+    if _is_tar_archive(name):
+        try:
+            with tarfile.open(name) as archive:
+                for member in archive:
+                    if member.isfile():
+                        member_name = f"{name}:{member.name}"
+                        with _text_lines(archive.extractfile(member), member_name) as handle:
+                            yield from _read_detected(handle, member_name)
+        except (tarfile.TarError, EOFError, zlib.error, lzma.LZMAError) as error:
+            raise SequenceFormatError(f"{name}: damaged tar archive: {error}") from None
         return
     with _text_lines(path, name) as handle:
         yield from _read_detected(handle, name)
+
+
+def _is_tar_archive(name: str) -> bool:
+    """:func:`tarfile.is_tarfile`, but damaged compressed data counts as "not an archive" (tarfile lets
+    some decompression errors escape); the text reader then reports the damage with the file's name."""
+    try:
+        return tarfile.is_tarfile(name)
+    except (EOFError, zlib.error, lzma.LZMAError):
+        return False
 
 
 def write_fasta(records: Iterable[SequenceRecord], path: PathLike) -> int:
