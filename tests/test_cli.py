@@ -451,3 +451,16 @@ def test_plot_marks_predicted_pairs_above_the_diagonal():
     offsets = figure.axes[0].collections[0].get_offsets()
     assert [tuple(point) for point in offsets] == [(8, 0), (7, 1)]  # x = column j > y = row i: upper triangle
     assert "above the diagonal" in figure.axes[0].get_title()
+
+
+def test_readme_python_example_runs_outside_the_repository(tmp_path):
+    """The README's example, run from another directory: no Hub look-up, no load report on stderr."""
+    readme = (REPO_ROOT / "README.md").read_text()
+    example = readme.split("## Using the models from Python")[1].split("```python\n")[1].split("```")[0]
+    environment = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "HF_HUB_OFFLINE": "1"}
+    environment.pop("SSRLM_MODEL", None)
+    result = subprocess.run(
+        [sys.executable, "-c", example], cwd=tmp_path, env=environment, capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode == 0, result.stderr
+    assert len(result.stdout.strip()) == 26 and "LOAD REPORT" not in result.stderr
