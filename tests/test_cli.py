@@ -230,6 +230,14 @@ def _stdout_full(model_dir, tmp_path, monkeypatch):
     return ["predict", "ACGU", "--model", str(model_dir)]
 
 
+def _out_of_memory(model_dir, tmp_path, monkeypatch):
+    def exhausted(*args):
+        raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 8.00 GiB")
+
+    monkeypatch.setattr(cli, "predict_structures", exhausted)
+    return ["predict", "ACGU", "--model", str(model_dir)]
+
+
 def _out_dir_full(model_dir, tmp_path, monkeypatch):
     def full(self, *args, **kwargs):
         self.touch()  # the half-written temporary file must not stay behind
@@ -275,6 +283,7 @@ ERROR_CASES = [
     ),  # fmt: skip
     pytest.param(_out_not_empty, "is not empty (1 entries): pass --overwrite", id="out-not-empty"),
     pytest.param(_stdout_full, "cannot write standard output: No space left on device", id="stdout-disk-full"),
+    pytest.param(_out_of_memory, "out of memory predicting 1 records of up to 4 nt (first 'seq1')", id="out-of-memory"),
     pytest.param(_out_dir_full, "out/seq1.dbn: No space left on device", id="out-disk-full"),
     pytest.param(
         _argv("predict", "ACGU", "--batch-tokens", "0"),

@@ -465,11 +465,26 @@ def command_predict(args: argparse.Namespace, console: Console) -> None:
     writer = PredictionWriter(args.format, args.out, args.plot, console)
     progress = _progress()
     for batch in _batches(read_records(args.inputs, args.max_length, _skipper(args, console)), args.batch_tokens):
-        predictions = predict_structures(model, [record.sequence for record in batch], args.batch_tokens)
+        predictions = _predict_batch(model, batch, args.batch_tokens)
         for record, prediction in zip(batch, predictions):
             writer.write(record, prediction)
         progress.update(len(batch))
     progress.close()
+
+
+def _predict_batch(model, batch: list[Record], batch_tokens: int) -> list:
+    """:func:`predict_structures` for a batch of records; running out of memory is an :class:`InputError`
+    (the pair map grows as length squared, so the remedy is smaller batches or shorter sequences)."""
+    import torch
+
+    try:
+        return predict_structures(model, [record.sequence for record in batch], batch_tokens)
+    except (MemoryError, torch.cuda.OutOfMemoryError):
+        longest = max(len(record.sequence) for record in batch)
+        raise InputError(
+            f"out of memory predicting {len(batch)} records of up to {longest} nt (first {batch[0].id!r}): "
+            "lower --batch-tokens, or --max-length to leave the longest sequences out"
+        ) from None
 
 
 def command_embed(args: argparse.Namespace, console: Console) -> None:
