@@ -7,8 +7,9 @@ pairs ``(i, j)`` with ``i < j``. This module converts that representation to and
   letter pairs ``Aa``, ``Bb``, ... ``Zz``: an upper-case letter opens, its lower-case twin closes).
   Unpaired positions may be written with any of the WUSS unpaired characters ``. , : - _ ~``,
   so Rfam ``SS_cons`` lines parse as well; :func:`to_dot_bracket` always writes ``.``. These 30
-  bracket levels hold any real structure, but not every pair list (e.g. the noisy prediction of an
-  untrained model): :func:`format_dot_bracket` writes what fits and returns the rest;
+  bracket levels hold every known structure of the benchmark data (ArchiveII's rRNAs need three),
+  but not every pair list (e.g. the noisy prediction of an untrained model):
+  :func:`format_dot_bracket` writes what fits and returns the rest;
 * BPSEQ files (``index base partner``, 1-based, ``0`` = unpaired; ``#`` comment lines allowed);
 * CT files (connectivity tables, header ``N title`` or ``N ENERGY = ... title`` followed by
   ``N`` rows ``index base prev next partner natural_index``; only the first structure of a file

@@ -220,6 +220,11 @@ def _out_not_empty(model_dir, tmp_path, monkeypatch):
     return ["predict", "ACGU", "--model", str(model_dir), "--out", str(tmp_path / "out")]
 
 
+def _embed_out_under_a_file(model_dir, tmp_path, monkeypatch):
+    (tmp_path / "taken").write_text("x")
+    return ["embed", "ACGU", "--model", str(model_dir), "--out", str(tmp_path / "taken" / "e.npz")]
+
+
 class _FullDisk(io.StringIO):
     def write(self, text):
         raise OSError(errno.ENOSPC, "No space left on device")
@@ -301,6 +306,10 @@ ERROR_CASES = [
         id="no-cuda", marks=pytest.mark.skipif(torch.cuda.is_available(), reason="a CUDA device is present"),
     ),  # fmt: skip
     pytest.param(_argv("embed", "ACGU", "--model", "{model}", "--out", "{tmp}/e.txt"), "must end in .npz", id="embed-suffix"),
+    pytest.param(
+        _embed_out_under_a_file, "cannot create the folder of --out",
+        id="embed-out-under-a-file",
+    ),  # fmt: skip
     pytest.param(
         _argv("fold3d", "ACGU", "--model", "{model}", "--out", "{tmp}/pdb"),
         "has no weights for", id="fold3d-with-a-pair-model",
