@@ -15,8 +15,11 @@ one row, so ``per_device_train_batch_size`` counts *rows* and a step trains on
 ``rows × L`` token slots. ``--pack_to_length 0`` gives one sequence per row, padded per batch.
 Masking happens in the collator, at every use of a row.
 
-Reproducibility and resuming: with the same arguments a run is deterministic on CPU, and
-``--resume_from_checkpoint`` continues a run exactly where the checkpoint left it:
+Reproducibility and resuming: with the same arguments a run is deterministic on CPU, and a resumed
+run continues exactly where its checkpoint left it. Re-running the command of an interrupted run
+resumes it from the newest complete ``checkpoint-N`` in ``--output_dir`` (as does
+``--resume_from_checkpoint last``); a non-empty ``--output_dir`` without a checkpoint is refused, and
+``--overwrite_output_dir`` starts over at step 0, deleting the earlier run's checkpoints:
 
 * the row order of each epoch comes from the Trainer's sampler, seeded by ``--seed`` (or
   ``--data_seed``) and the epoch, and the Trainer skips the rows already trained on when it resumes;
@@ -48,7 +51,7 @@ from transformers import HfArgumentParser, TrainingArguments
 
 from modeling_ssrlm.configuration_ssrlm import PRESETS
 from modeling_ssrlm.training.mlm_trainer import MaskedLMTrainer
-from modeling_ssrlm.training.pretraining import build_trainer, resolve_checkpoint, write_summary
+from modeling_ssrlm.training.pretraining import build_trainer, remove_checkpoints, start_checkpoint, write_summary
 
 logger = logging.getLogger(__name__)
 
@@ -122,6 +125,13 @@ class PretrainingArguments(TrainingArguments):
         default=True, metadata={"help": "Evaluate loss and masked accuracy only (no logits gathered)."}
     )
     logging_steps: float = field(default=50, metadata={"help": "Log every N optimizer steps."})
+    overwrite_output_dir: bool = field(
+        default=False,
+        metadata={
+            "help": "Start over at step 0 in a non-empty --output_dir, deleting its checkpoint-* folders. Without "
+            "it, the newest checkpoint there is resumed, and a non-empty folder without one is refused."
+        },
+    )
 
 
 def parse_args(argv: list[str] | None) -> tuple[ModelArguments, DataArguments, PretrainingArguments]:
@@ -138,11 +148,15 @@ def main(argv: list[str] | None = None) -> MaskedLMTrainer:
     logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", level=level)
     transformers.utils.logging.set_verbosity(level)
     try:
+        checkpoint = start_checkpoint(
+            training_args.output_dir, training_args.resume_from_checkpoint, training_args.overwrite_output_dir
+        )
         trainer = build_trainer(model_args, data_args, training_args)
-        checkpoint = resolve_checkpoint(training_args.resume_from_checkpoint, training_args.output_dir)
     except (ValueError, FileNotFoundError) as error:
         print(f"train_mlm.py: error: {error}", file=sys.stderr)
         raise SystemExit(2) from error
+    if training_args.overwrite_output_dir and training_args.should_save:
+        remove_checkpoints(training_args.output_dir)
     result = trainer.train(resume_from_checkpoint=checkpoint)
     trainer.save_model()  # save_pretrained of model and tokenizer into output_dir (gathers ZeRO-3 shards)
     trainer.log_metrics("train", result.metrics)

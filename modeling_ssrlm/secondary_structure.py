@@ -6,7 +6,10 @@ pairs ``(i, j)`` with ``i < j``. This module converts that representation to and
 * dot-bracket strings (nested ``()`` plus the pseudoknot brackets ``[]``, ``{}``, ``<>`` and the
   letter pairs ``Aa``, ``Bb``, ... ``Zz``: an upper-case letter opens, its lower-case twin closes).
   Unpaired positions may be written with any of the WUSS unpaired characters ``. , : - _ ~``,
-  so Rfam ``SS_cons`` lines parse as well; :func:`to_dot_bracket` always writes ``.``;
+  so Rfam ``SS_cons`` lines parse as well; :func:`to_dot_bracket` always writes ``.``. These 30
+  bracket levels hold every known structure of the benchmark data (ArchiveII's rRNAs need three),
+  but not every pair list (e.g. the noisy prediction of an untrained model):
+  :func:`format_dot_bracket` writes what fits and returns the rest;
 * BPSEQ files (``index base partner``, 1-based, ``0`` = unpaired; ``#`` comment lines allowed);
 * CT files (connectivity tables, header ``N title`` or ``N ENERGY = ... title`` followed by
   ``N`` rows ``index base prev next partner natural_index``; only the first structure of a file
@@ -33,8 +36,9 @@ import contextlib
 import io
 import os
 import string
-from collections.abc import Iterable, Iterator, Sequence
-from typing import IO
+import warnings
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import IO, NamedTuple
 
 import numpy as np
 
@@ -55,6 +59,10 @@ _CLOSER_LEVEL = {closer: level for level, (_, closer) in enumerate(BRACKET_LEVEL
 
 class StructureError(ValueError):
     """A secondary structure (string, file or pair list) is malformed."""
+
+
+class StructureWarning(UserWarning):
+    """A structure was written incompletely (pairs that a dot-bracket cannot show were left out)."""
 
 
 # --------------------------------------------------------------------------------------------
@@ -201,28 +209,83 @@ def parse_dot_bracket(structure: str) -> list[Pair]:
     return sorted(pairs)
 
 
-def to_dot_bracket(pairs: Iterable[Sequence[int]], length: int) -> str:
-    """Write a pair list as a dot-bracket string of ``length`` characters.
+class DotBracket(NamedTuple):
+    """A dot-bracket string and the pairs it leaves out (``unplaced``, sorted; empty for real structures)."""
 
-    Pseudoknots are written by greedy page assignment: pairs are taken in order of their opening
-    position and each goes to the first bracket level (``()``, ``[]``, ``{}``, ``<>``, ``Aa``,
-    ``Bb``, ...) on which it crosses no pair already placed. Every level is then nested, so
-    :func:`parse_dot_bracket` recovers exactly the same pairs. Raises :class:`StructureError` for
-    an invalid pair list, a multiplet, or a structure needing more than 30 levels.
+    structure: str
+    unplaced: list[Pair]
+
+
+def format_dot_bracket(pairs: Iterable[Sequence[int]], length: int) -> DotBracket:
+    """Write a pair list as a dot-bracket string of ``length`` characters; never fails on pseudoknots.
+
+    Pairs are assigned to pages (bracket levels ``()``, ``[]``, ``{}``, ``<>``, ``Aa``, ... ``Zz``)
+    greedily: each pair, in order of its opening position, goes to the first level on which it
+    crosses no pair already placed. Every level is then nested, so :func:`parse_dot_bracket` reads
+    back exactly the placed pairs. If that order needs more than the 30 levels (noisy predictions
+    can), the longest-span-first order is tried too and the assignment that leaves out fewer pairs
+    wins; the pairs still left out are returned as ``unplaced`` (each of them crosses a placed pair
+    on every level). Raises :class:`StructureError` only for an invalid pair list or a multiplet.
     """
     valid = validate_pairs(pairs, length, allow_multiplets=False)
+    best: tuple[dict[Pair, int], list[Pair]] | None = None
+    for order in _PAGE_ORDERS:
+        levels, unplaced = _assign_levels(sorted(valid, key=order), length)
+        if best is None or len(unplaced) < len(best[1]):
+            best = levels, unplaced
+        if not unplaced:
+            break
+    levels, unplaced = best
+    chars = ["."] * length
+    for (i, j), level in levels.items():
+        chars[i], chars[j] = BRACKET_LEVELS[level]
+    return DotBracket("".join(chars), sorted(unplaced))
+
+
+def to_dot_bracket(pairs: Iterable[Sequence[int]], length: int) -> str:
+    """The dot-bracket string of :func:`format_dot_bracket` (pseudoknots as ``[]``, ``{}``, ... levels).
+
+    ``parse_dot_bracket(to_dot_bracket(pairs, n)) == pairs`` for every valid pair list that fits in
+    30 levels. A pair list that does not fit is not an error: the pairs that do not fit are left out
+    and a :class:`StructureWarning` says how many (call :func:`format_dot_bracket` to get them).
+    Raises :class:`StructureError` for an invalid pair list or a multiplet.
+    """
+    structure, unplaced = format_dot_bracket(pairs, length)
+    if unplaced:
+        warnings.warn(
+            f"{len(unplaced)} pairs, first {unplaced[0]}, need more than {len(BRACKET_LEVELS)} bracket levels "
+            "and are left out of the dot-bracket (format_dot_bracket returns them)",
+            StructureWarning,
+            stacklevel=2,
+        )
+    return structure
+
+
+#: Orders in which :func:`format_dot_bracket` tries to assign pages: by opening position (the
+#: conventional output: the first helix gets ``()``), then longest span first (fewer levels for dense,
+#: noisy pair lists, whose long pairs cross many short ones).
+_PAGE_ORDERS: tuple[Callable[[Pair], tuple[int, ...]], ...] = (
+    lambda pair: pair,
+    lambda pair: (pair[0] - pair[1], pair[0]),
+)
+
+
+def _assign_levels(pairs: Sequence[Pair], length: int) -> tuple[dict[Pair, int], list[Pair]]:
+    """Greedy page assignment of ``pairs`` in the given order: ``({pair: level}, pairs that fit no level)``."""
     # partners[level][k] is the partner of k among pairs on that level, or -1.
     partners: list[np.ndarray] = []
-    chars = ["."] * length
-    for i, j in valid:
+    levels: dict[Pair, int] = {}
+    unplaced: list[Pair] = []
+    for i, j in pairs:
         level = next((n for n, p in enumerate(partners) if not _crosses(p, i, j)), len(partners))
         if level == len(BRACKET_LEVELS):
-            raise StructureError(f"pair ({i}, {j}) needs more than {len(BRACKET_LEVELS)} bracket levels")
+            unplaced.append((i, j))
+            continue
         if level == len(partners):
             partners.append(np.full(length, -1, dtype=np.int64))
         partners[level][[i, j]] = (j, i)
-        chars[i], chars[j] = BRACKET_LEVELS[level]
-    return "".join(chars)
+        levels[(i, j)] = level
+    return levels, unplaced
 
 
 def _crosses(partners: np.ndarray, i: int, j: int) -> bool:
@@ -238,18 +301,25 @@ def _crosses(partners: np.ndarray, i: int, j: int) -> bool:
 
 @contextlib.contextmanager
 def _open_text(file: FileLike, mode: str) -> Iterator[IO[str]]:
-    """Open a path, or pass an open file object through (binary input decoded as UTF-8)."""
-    if isinstance(file, (str, os.PathLike)):
-        with open(file, mode, encoding="utf-8") as handle:
-            yield handle
-    elif "r" in mode and isinstance(file.read(0), bytes):
-        wrapper = io.TextIOWrapper(file, encoding="utf-8")
-        try:
-            yield wrapper
-        finally:
-            wrapper.detach()  # leave the caller's binary file open
-    else:
-        yield file
+    """Open a path, or pass an open file object through (binary input decoded as UTF-8).
+
+    Input that is not UTF-8 raises :class:`StructureError`, like any other malformed file.
+    """
+    try:
+        if isinstance(file, (str, os.PathLike)):
+            with open(file, mode, encoding="utf-8") as handle:
+                yield handle
+        elif "r" in mode and isinstance(file.read(0), bytes):
+            wrapper = io.TextIOWrapper(file, encoding="utf-8")
+            try:
+                yield wrapper
+            finally:
+                wrapper.detach()  # leave the caller's binary file open
+        else:
+            yield file
+    except UnicodeDecodeError as error:
+        byte = error.object[error.start : error.start + 1].hex()
+        raise StructureError(f"the file is not UTF-8 text (undecodable byte 0x{byte})") from None
 
 
 def _data_lines(handle: IO[str], comment: str | None = None) -> Iterator[tuple[int, list[str]]]:

@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from modeling_ssrlm.io.sequences import (
+    MAX_FILE_STEM,
     DotBracketRecord,
     SequenceFormatError,
     SequenceRecord,
@@ -19,6 +20,7 @@ from modeling_ssrlm.io.sequences import (
     read_sequence_file,
     read_stockholm,
     read_stockholm_alignments,
+    record_file_name,
     write_fasta,
 )
 
@@ -213,3 +215,56 @@ def test_write_fasta_round_trips(tmp_path_factory, records, compress):
     assert write_fasta(records, path) == len(records)
     assert list(read_fasta(path)) == records
     assert (path.read_bytes()[:2] == b"\x1f\x8b") == compress
+
+
+def test_windows_1252_headers_keep_their_letters(tmp_path):
+    path = tmp_path / "cp1252.fa"
+    path.write_bytes(">café résumé €\n".encode("cp1252") + b"ACGU\n>\x81x\nGG\n")
+    records = list(read_fasta(path))
+    assert records[0] == SequenceRecord("café", "résumé €", "ACGU")
+    assert records[1].id == "\x81x"  # a byte Windows-1252 leaves undefined is read as Latin-1
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-le", "utf-16-be", "utf-8-sig", "utf-32"])
+def test_unicode_encodings_are_detected(tmp_path, encoding):
+    path = tmp_path / f"{encoding}.fa"
+    path.write_bytes(">ü1 desc\nACGU\nAA\n>two\nGG\n".encode(encoding))
+    assert list(read_fasta(path)) == [SequenceRecord("ü1", "desc", "ACGUAA"), SequenceRecord("two", "", "GG")]
+
+
+def test_gzipped_utf16_is_detected_after_decompression(tmp_path):
+    path = tmp_path / "x.fa.gz"
+    path.write_bytes(gzip.compress(">a\nACGU\n".encode("utf-16")))
+    assert list(read_fasta(path)) == [SequenceRecord("a", "", "ACGU")]
+
+
+@pytest.mark.parametrize(
+    "damage", [lambda data: data[: len(data) // 2], lambda data: data[:12] + b"\xff" * 8 + data[20:]]
+)
+def test_damaged_gzip_raises_sequence_format_error(tmp_path, damage):
+    path = tmp_path / "damaged.fa.gz"
+    path.write_bytes(damage(gzip.compress(b">a\n" + b"ACGU" * 5000 + b"\n")))
+    with pytest.raises(SequenceFormatError, match=r"damaged\.fa\.gz: damaged gzip data"):
+        list(read_fasta(path))
+
+
+def test_record_file_names_are_safe_and_bounded():
+    assert record_file_name("a/b c") == "a_b_c"
+    assert record_file_name("../..") == "record"
+    assert len(record_file_name("x" * 1000)) == MAX_FILE_STEM
+
+
+@pytest.mark.parametrize(
+    ("mode", "message"), [(None, "damaged gzip data"), ("w:gz", "damaged gzip data"), ("w", "damaged tar archive")]
+)
+def test_read_sequence_file_reports_damaged_archives(tmp_path, mode, message):
+    path = tmp_path / "damaged.tar"
+    if mode is None:
+        path.write_bytes(b"\x1f\x8b")  # the gzip magic alone
+    else:  # a real archive, cut in the middle of its member
+        source = write(tmp_path / "a.fa", ">a\n" + "ACGU" * 5000 + "\n")
+        with tarfile.open(path, mode) as archive:
+            archive.add(source, arcname="a.fa")
+        path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    with pytest.raises(SequenceFormatError, match=rf"damaged\.tar.*: {message}"):
+        list(read_sequence_file(path))

@@ -10,8 +10,11 @@ from hypothesis import strategies as st
 
 from modeling_ssrlm.secondary_structure import (
     StructureError,
+    StructureWarning,
+    _assign_levels,
     base_pair_type,
     check_length,
+    format_dot_bracket,
     matrix_to_pairs,
     pairs_to_matrix,
     parse_dot_bracket,
@@ -32,7 +35,7 @@ from modeling_ssrlm.secondary_structure import (
 def structures(draw, max_length=60):
     """A length and a random valid pair set (crossing allowed, one partner per base).
 
-    With at most 30 pairs, greedy page assignment never needs more than the 30 bracket levels.
+    With at most 30 pairs, page assignment never needs more than the 30 bracket levels.
     """
     length = draw(st.integers(0, max_length))
     order = draw(st.permutations(range(length)))
@@ -142,11 +145,49 @@ def test_to_dot_bracket_rejects_multiplets():
         to_dot_bracket([(0, 2), (2, 5)], 6)
 
 
-def test_to_dot_bracket_runs_out_of_bracket_levels():
-    pairs = [(k, k + 31) for k in range(31)]  # 31 mutually crossing pairs
+def test_pairs_beyond_thirty_levels_are_left_out_with_a_warning():
+    pairs = [(k, k + 31) for k in range(31)]  # 31 mutually crossing pairs: one level each
     assert parse_dot_bracket(to_dot_bracket(pairs[:30], 62)) == pairs[:30]
-    with pytest.raises(StructureError, match=r"pair \(30, 61\) needs more than 30 bracket levels"):
-        to_dot_bracket(pairs, 62)
+    structure, unplaced = format_dot_bracket(pairs, 62)
+    assert unplaced == [(30, 61)] and parse_dot_bracket(structure) == pairs[:30]
+    with pytest.warns(StructureWarning, match=r"1 pairs, first \(30, 61\), need more than 30 bracket levels"):
+        assert to_dot_bracket(pairs, 62) == structure
+
+
+def random_matching(seed: int, length: int, n_pairs: int) -> list[tuple[int, int]]:
+    """``n_pairs`` random pairs (span > 3, one partner per base), like an untrained model's prediction."""
+    rng = np.random.default_rng(seed)
+    free, pairs = np.ones(length, dtype=bool), []
+    while len(pairs) < n_pairs:
+        i, j = sorted(int(x) for x in rng.choice(length, 2, replace=False))
+        if free[i] and free[j] and j - i > 3:
+            free[i] = free[j] = False
+            pairs.append((i, j))
+    return sorted(pairs)
+
+
+def test_longest_span_first_fits_what_opening_order_cannot():
+    pairs = random_matching(seed=0, length=1000, n_pairs=400)
+    _, left_out_by_opening_order = _assign_levels(pairs, 1000)
+    assert len(left_out_by_opening_order) > 0  # the case this fallback exists for
+    structure, unplaced = format_dot_bracket(pairs, 1000)
+    assert unplaced == [] and parse_dot_bracket(structure) == pairs
+
+
+@settings(max_examples=15, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.integers(300, 700))
+def test_dense_pair_lists_split_into_placed_and_unplaced(seed, n_pairs):
+    """Whatever the density, placed + unplaced = input, and no pair was left out needlessly."""
+    length = 2 * n_pairs + 100
+    pairs = random_matching(seed, length, n_pairs)
+    structure, unplaced = format_dot_bracket(pairs, length)
+    placed = parse_dot_bracket(structure)
+    assert sorted(placed + unplaced) == pairs and not set(placed) & set(unplaced)
+    levels = {}
+    for i, j in placed:
+        levels.setdefault(structure[i], []).append((i, j))
+    for pair in unplaced:  # it crosses some placed pair on each of the 30 levels
+        assert len(levels) == 30 and all(any(crosses(pair, other) for other in level) for level in levels.values())
 
 
 def test_structure_error_is_a_value_error():
@@ -377,3 +418,13 @@ def test_read_ct_errors(text, message):
 )
 def test_base_pair_type(first, second, kind):
     assert base_pair_type(first, second) == kind
+
+
+@pytest.mark.parametrize("reader", [read_bpseq, read_ct])
+def test_non_utf8_files_raise_structure_error(tmp_path, reader):
+    path = tmp_path / "binary"
+    path.write_bytes(b"3 title\n1 A 0\n2 \xff 0\n")
+    with pytest.raises(StructureError, match="not UTF-8 text"):
+        reader(path)
+    with pytest.raises(StructureError, match="not UTF-8 text"):
+        reader(io.BytesIO(path.read_bytes()))

@@ -38,6 +38,7 @@ from modeling_ssrlm.training.pretraining import (
     build_config,
     build_trainer,
     split_validation,
+    start_checkpoint,
 )
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -314,7 +315,7 @@ def test_resume_continues_with_the_same_batches(corpus, tmp_path, recorded_batch
     first_part = list(recorded_batches)
     recorded_batches.clear()
 
-    resumed = train_mlm.main([*argv, "--resume_from_checkpoint", "last"])
+    resumed = train_mlm.main(argv)  # the same command again: it resumes from checkpoint-9
     second_part = list(recorded_batches)
     recorded_batches.clear()
 
@@ -376,3 +377,54 @@ def test_accelerate_deepspeed_zero2_on_two_cpu_processes(corpus, tmp_path):
     summary = json.loads((output_dir / "pretraining_summary.json").read_text())
     assert (summary["processes"], summary["rows_per_step"], summary["token_slots"]) == (2, 4, 3 * 4 * ROW_LENGTH)
     assert isinstance(AutoModelForMaskedLM.from_pretrained(output_dir), SSRLMForMaskedLM)
+
+
+# --- where a run starts -------------------------------------------------------------------------
+
+
+def _checkpoint(output_dir: Path, step: int, complete: bool = True) -> Path:
+    folder = output_dir / f"checkpoint-{step}"
+    folder.mkdir(parents=True)
+    if complete:
+        (folder / "trainer_state.json").write_text("{}")
+    return folder
+
+
+def test_start_checkpoint_resumes_the_newest_complete_checkpoint(tmp_path):
+    _checkpoint(tmp_path, 5)
+    newest = _checkpoint(tmp_path, 10)
+    _checkpoint(tmp_path, 12, complete=False)  # killed while saving
+    for resume in (None, "last", "true"):
+        assert start_checkpoint(str(tmp_path), resume, overwrite_output_dir=False) == str(newest)
+    assert start_checkpoint(str(tmp_path), "some/checkpoint-3", overwrite_output_dir=False) == "some/checkpoint-3"
+    assert start_checkpoint(str(tmp_path), None, overwrite_output_dir=True) is None
+
+
+def test_start_checkpoint_starts_fresh_only_in_a_new_or_empty_folder(tmp_path):
+    assert start_checkpoint(str(tmp_path / "new"), None, overwrite_output_dir=False) is None
+    assert start_checkpoint(str(tmp_path), None, overwrite_output_dir=False) is None
+    (tmp_path / "runs").mkdir()  # e.g. the logs of a run killed before its first checkpoint
+    with pytest.raises(ValueError, match="is not empty and holds no checkpoint to resume from: pass --overwrite_output_dir"):
+        start_checkpoint(str(tmp_path), None, overwrite_output_dir=False)
+    with pytest.raises(FileNotFoundError, match="no complete checkpoint"):
+        start_checkpoint(str(tmp_path), "last", overwrite_output_dir=False)
+    with pytest.raises(ValueError, match="cannot be combined with --resume_from_checkpoint"):
+        start_checkpoint(str(tmp_path), "last", overwrite_output_dir=True)
+
+
+def test_a_non_empty_output_dir_without_checkpoint_is_refused(corpus, tmp_path, capsys):
+    output_dir = tmp_path / "run"
+    output_dir.mkdir()
+    (output_dir / "config.json").write_text("{}")
+    with pytest.raises(SystemExit) as exit_info:
+        train_mlm.main(_argv(corpus, output_dir, "--max_steps", "1"))
+    assert exit_info.value.code == 2
+    assert capsys.readouterr().err.strip().startswith(f"train_mlm.py: error: --output_dir {output_dir} is not empty")
+
+
+def test_overwrite_output_dir_starts_over_and_removes_old_checkpoints(corpus, tmp_path):
+    output_dir = tmp_path / "run"
+    _checkpoint(output_dir, 7)
+    trainer = train_mlm.main(_argv(corpus, output_dir, "--max_steps", "1", "--save_strategy", "no", "--overwrite_output_dir"))
+    assert trainer.state.global_step == 1
+    assert not (output_dir / "checkpoint-7").exists() and (output_dir / "model.safetensors").is_file()

@@ -8,27 +8,35 @@
     ssrlm embed examples/example.fa --out emb.npz     # per-sequence and per-token embeddings
     ssrlm fold3d examples/example.fa --model runs/fold3d/model --out pdb/   # 3D, a model from fold3d.py
 
-Input is FASTA (plain or gzip), read from files, from standard input (``-`` or a pipe), or given as
-plain sequences on the command line. Records are checked one by one: when one is bad (illegal
-characters, empty, longer than ``--max-length``) or the input is not FASTA, everything before it is
-still written, then one line on stderr names the record and the reason and the exit code is 2.
+Input is FASTA (plain or gzip; UTF-8, UTF-16 or Windows-1252), read from files, from standard input
+(``-`` or a pipe), or given as plain sequences on the command line. Records are checked one by one
+and each is written as soon as it is predicted.
+
+Error contract (README, "The ssrlm command"): exit 0 when every record was written; exit 2 with one
+line ``ssrlm <command>: error: ...`` on stderr for anything the user can fix (a bad record or file,
+a model folder that cannot load or lacks the head the command needs, an output location that cannot
+be written, a full disk, a bad option), after writing every record before the failure; exit 130 on
+Ctrl-C, with the records finished so far written in full. ``--skip-invalid`` reports a bad record
+and goes on. ``ssrlm <command>: note: ...`` lines report what was done that the user might not
+expect: a skipped record, a renamed output file, pairs a dot-bracket cannot show.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import io
 import json
 import os
 import re
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..io.sequences import record_file_name
 
-EXIT_BAD_INPUT = 2
+EXIT_OK, EXIT_ERROR, EXIT_INTERRUPTED = 0, 2, 130
 FORMATS = ("dbn", "bpseq", "ct", "json")
 DEFAULT_MAX_LENGTH = 4000
 _SEQUENCE_ARGUMENT = re.compile(r"^[ACGTUNRYSWKMBDHVacgtunryswkmbdhv]+$")
@@ -51,7 +59,21 @@ def default_model_dir() -> Path:
 
 
 class InputError(ValueError):
-    """Bad user input; ``record`` names the offending record when there is one."""
+    """Something the user can fix (input, option, model folder, output location): one line, exit 2."""
+
+
+@dataclass
+class Console:
+    """The command's stderr reports (notes and the final error line) and its count of records written."""
+
+    command: str
+    written: int = 0
+
+    def note(self, message: str) -> None:
+        print(f"ssrlm {self.command}: note: {message}", file=sys.stderr)
+
+    def error(self, message: str) -> None:
+        print(f"ssrlm {self.command}: error: {message}", file=sys.stderr)
 
 
 @dataclass
@@ -63,42 +85,74 @@ class Record:
 # --------------------------------------------------------------------------- input
 
 
-def read_records(inputs: list[str], max_length: int) -> Iterator[Record]:
-    """Yield validated, normalised records from files, ``-``/stdin or plain sequence arguments."""
-    from ..io.sequences import SequenceFormatError, read_fasta
+def read_records(inputs: list[str], max_length: int, skip: Callable[[str], None] | None = None) -> Iterator[Record]:
+    """Yield validated, normalised records from files, ``-``/stdin or plain sequence arguments.
+
+    A bad record (illegal character, empty, longer than ``max_length``) raises :class:`InputError`,
+    or, when ``skip`` is given, is passed to it as a message and left out. A file that cannot be
+    read or is not FASTA always raises.
+    """
+    from ..io.sequences import SequenceFormatError
+
+    count = skipped = 0
+    for source in inputs or ["-"]:
+        try:
+            for identifier, sequence in _raw_records(source, first_number=count + skipped + 1):
+                problem, normalized = _check_record(sequence, max_length)
+                if problem is None:
+                    count += 1
+                    yield Record(identifier, normalized)
+                    continue
+                message = f"record {identifier!r}: {problem}"
+                if skip is None:
+                    raise InputError(message)
+                skip(message)
+                skipped += 1
+        except SequenceFormatError as error:
+            raise InputError(f"{_source_name(source)} is not valid FASTA: {error}") from None
+        except OSError as error:
+            raise InputError(f"cannot read {_source_name(source)}: {error.strerror or error}") from None
+    if count == 0:
+        raise InputError(f"no valid sequence record ({skipped} skipped)" if skipped else "the input holds no sequence records")
+
+
+def _source_name(source: str) -> str:
+    return "standard input" if source == "-" else source
+
+
+def _raw_records(source: str, first_number: int) -> Iterator[tuple[str, str]]:
+    """``(id, sequence)`` pairs of one input: a FASTA file, ``-`` (stdin), or a plain sequence (``seqN``)."""
+    from ..io.sequences import read_fasta
+
+    if source != "-" and not os.path.exists(source) and _SEQUENCE_ARGUMENT.match(source):
+        return iter([(f"seq{first_number}", source)])
+    if source == "-":
+        if sys.stdin is None or sys.stdin.isatty():
+            raise InputError("no input: give a FASTA file, a sequence, or pipe FASTA into standard input")
+        return ((record.id, record.sequence) for record in read_fasta(sys.stdin.buffer))
+    if os.path.isdir(source):
+        raise InputError(f"{source} is a folder, not a FASTA file")
+    if not os.path.isfile(source):
+        raise InputError(f"{source}: no such file (and not a nucleotide sequence)")
+    return ((record.id, record.sequence) for record in read_fasta(source))
+
+
+def _check_record(sequence: str, max_length: int) -> tuple[str | None, str]:
+    """``(problem, normalised sequence)``; ``problem`` is None for a sequence the models accept."""
     from ..tokenization_ssrlm import normalize_sequence
 
-    sources = inputs or ["-"]
-    count = 0
-    for source in sources:
-        if source != "-" and not os.path.exists(source) and _SEQUENCE_ARGUMENT.match(source):
-            raw = [(f"seq{count + 1}", source)]
-        else:
-            if source == "-" and sys.stdin.isatty():
-                raise InputError("no input: give a FASTA file, a sequence, or pipe FASTA into standard input")
-            handle = sys.stdin.buffer if source == "-" else source
-            if source != "-" and not os.path.isfile(source):
-                raise InputError(f"{source}: no such file (and not a nucleotide sequence)")
-            raw = ((record.id, record.sequence) for record in read_fasta(handle))
-        try:
-            for identifier, sequence in raw:
-                count += 1
-                try:
-                    normalized = normalize_sequence(sequence)
-                except ValueError as error:
-                    raise InputError(f"record {identifier!r}: {error}") from None
-                if not normalized:
-                    raise InputError(f"record {identifier!r}: empty sequence")
-                if len(normalized) > max_length:
-                    raise InputError(
-                        f"record {identifier!r}: {len(normalized)} nt is longer than --max-length {max_length} "
-                        "(the pair map grows as length squared; raise the limit only with memory to spare)"
-                    )
-                yield Record(identifier, normalized)
-        except SequenceFormatError as error:
-            raise InputError(f"{source if source != '-' else 'standard input'} is not valid FASTA: {error}") from None
-    if count == 0:
-        raise InputError("the input holds no sequence records")
+    try:
+        normalized = normalize_sequence(sequence)
+    except ValueError as error:
+        return str(error), ""
+    if not normalized:
+        return "empty sequence", ""
+    if len(normalized) > max_length:
+        return (
+            f"{len(normalized)} nt is longer than --max-length {max_length} "
+            "(the pair map grows as length squared; raise the limit only with memory to spare)"
+        ), ""
+    return None, normalized
 
 
 def _batches(records: Iterator[Record], batch_tokens: int) -> Iterator[list[Record]]:
@@ -123,85 +177,71 @@ def _batches(records: Iterator[Record], batch_tokens: int) -> Iterator[list[Reco
         yield batch
 
 
-# --------------------------------------------------------------------------- output
+# --------------------------------------------------------------------------- models
 
 
-def format_prediction(record: Record, pairs: list[tuple[int, int]], fmt: str) -> str:
-    """Render one predicted structure in ``fmt`` (``dbn``, ``bpseq``, ``ct`` or ``json``)."""
-    from ..secondary_structure import to_dot_bracket, write_bpseq, write_ct
-    from ..tokenization_ssrlm import to_rna
+def _check_sibling_model_type(model_class, path: Path, remedy: str) -> None:
+    """:class:`InputError` when ``path`` holds another of this package's model types (2D folder for 3D, or back).
 
-    sequence = to_rna(record.sequence)
-    if fmt == "dbn":
-        return f">{record.id}\n{sequence}\n{to_dot_bracket(pairs, len(sequence))}\n"
-    if fmt == "json":
-        payload = {
-            "id": record.id,
-            "sequence": sequence,
-            "structure": to_dot_bracket(pairs, len(sequence)),
-            "pairs": [[int(i), int(j)] for i, j in pairs],
-        }
-        return json.dumps(payload) + "\n"
-    buffer = io.StringIO()
-    if fmt == "bpseq":
-        buffer.write(f"# {record.id}\n")
-        write_bpseq(buffer, sequence, pairs)
-    else:
-        write_ct(buffer, sequence, pairs, title=record.id)
-    return buffer.getvalue()
+    The configuration classes explain a foreign or unreadable ``config.json`` themselves; between the
+    package's own types the weights would partly match, and transformers' message would not say why.
+    """
+    try:
+        saved = json.loads((path / "config.json").read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return
+    wanted = model_class.config_class.model_type
+    found = saved.get("model_type") if isinstance(saved, dict) else None
+    if found in {"ssrlm", "ssrlm_structure"} - {wanted}:
+        architectures = ", ".join(saved.get("architectures") or ["no architecture named"])
+        raise InputError(f"{path} holds a {found!r} model ({architectures}), not {wanted!r}; {remedy}")
 
 
-class Writer:
-    """Writes each record as soon as it is predicted: to stdout, or one file per record under ``out``."""
+def load_model(model_class, path: Path, device: str, remedy: str):
+    """``model_class.from_pretrained(path)`` on ``device``, or :class:`InputError` with one line.
 
-    def __init__(self, fmt: str, out: Path | None):
-        self.fmt, self.out = fmt, out
-        if out is not None:
-            out.mkdir(parents=True, exist_ok=True)
-
-    def write(self, record: Record, text: str) -> None:
-        if self.out is None:
-            sys.stdout.write(text)
-            sys.stdout.flush()
-            return
-        path = self.out / f"{record_file_name(record.id)}.{self.fmt}"
-        temporary = path.with_suffix(path.suffix + ".tmp")
-        temporary.write_text(text)
-        temporary.replace(path)
-
-
-def plot_prediction(record: Record, probabilities, pairs, path: Path) -> None:
-    """Save a PNG: pair-probability heat map with the predicted pairs, and an arc diagram."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    from matplotlib.patches import Arc
-
-    length = len(record.sequence)
-    figure, (heat, arcs) = plt.subplots(1, 2, figsize=(11, 5), gridspec_kw={"width_ratios": [1, 1.4]})
-    image = heat.imshow(probabilities, cmap="viridis", vmin=0, vmax=1, origin="upper")
-    if pairs:
-        rows, cols = zip(*pairs)
-        heat.scatter(rows, cols, s=8, facecolors="none", edgecolors="red", linewidths=0.6, label="predicted pairs")
-        heat.legend(loc="upper right", fontsize=7)
-    heat.set_title("pair probability (upper: pairs)")
-    heat.set_xlabel("position j")
-    heat.set_ylabel("position i")
-    figure.colorbar(image, ax=heat, fraction=0.046)
-    for i, j in pairs:
-        arcs.add_patch(Arc(((i + j) / 2, 0), j - i, j - i, theta1=0, theta2=180, linewidth=0.8, color="tab:blue"))
-    arcs.set_xlim(-1, length)
-    arcs.set_ylim(0, max([j - i for i, j in pairs], default=2) / 2 + 1)
-    arcs.set_yticks([])
-    arcs.set_xlabel("position")
-    arcs.set_title(f"{record.id} ({length} nt, {len(pairs)} pairs)")
-    figure.tight_layout()
-    figure.savefig(path, dpi=120)
-    plt.close(figure)
+    transformers initialises weights missing from a folder at random and only warns (the CLI keeps
+    stderr for its own reports), so an MLM backbone loaded as a pair model would print random
+    structures: every weight the class needs must be in the folder. ``remedy`` says which folder to use.
+    """
+    if not (path / "config.json").is_file():
+        raise InputError(f"{path} is not a model folder (no config.json); {remedy}")
+    _check_sibling_model_type(model_class, path, remedy)
+    try:
+        model, loading = model_class.from_pretrained(path, output_loading_info=True)
+    except Exception as error:  # whatever a user's folder makes from_pretrained raise, it is that folder's problem
+        raise InputError(f"cannot load the model in {path}: {_first_line(error)}") from None
+    if loading["missing_keys"]:
+        modules = sorted({key.split(".")[0] for key in loading["missing_keys"]})
+        architectures = ", ".join(model.config.architectures or ["no architecture named"])
+        raise InputError(
+            f"{path} ({architectures}) has no weights for {', '.join(modules)}, which "
+            f"{model_class.__name__} needs; {remedy}"
+        )
+    return model.to(device).eval()
 
 
-# --------------------------------------------------------------------------- commands
+def _first_line(error: BaseException) -> str:
+    lines = str(error).strip().splitlines()
+    return lines[0] if lines else type(error).__name__
+
+
+def _model_folder(args: argparse.Namespace) -> Path:
+    """``--model``, else the default model (:func:`default_model_dir`)."""
+    if args.model is not None:
+        return args.model
+    try:
+        return default_model_dir()
+    except OSError:
+        raise InputError("no default model is installed (models/DEFAULT is missing): pass --model DIR") from None
+
+
+def _pair_model_remedy() -> str:
+    """Which folder ``ssrlm predict`` needs, naming the default model when there is one."""
+    try:
+        return f"use a pair-prediction model (finetune_ss.py), such as the default {default_model_dir()} (leave out --model)"
+    except OSError:
+        return "use a pair-prediction model (a folder written by finetune_ss.py)"
 
 
 def _device(name: str) -> str:
@@ -214,37 +254,259 @@ def _device(name: str) -> str:
     return name
 
 
-def _load_pair_model(path: Path, device: str):
-    from ..modeling_ssrlm_pair import SSRLMForPairPrediction
+def predict_structures(model, sequences: list[str], batch_tokens: int) -> list:
+    """``model.predict`` of each sequence, in order; a 1-nt sequence gets the empty structure.
 
-    if not (path / "config.json").is_file():
-        raise InputError(f"{path} is not a model folder (no config.json); pass --model DIR")
-    return SSRLMForPairPrediction.from_pretrained(path).to(device).eval()
+    One nucleotide cannot pair, and the pair model cannot run on it alone (its instance norm needs
+    more than one value per map), so it is answered without the model.
+    """
+    import numpy as np
+
+    from ..modeling_ssrlm_pair import PairPrediction
+
+    runnable = [sequence for sequence in sequences if len(sequence) > 1]
+    predicted = iter(model.predict(runnable, batch_tokens=batch_tokens) if runnable else [])
+    return [
+        next(predicted) if len(sequence) > 1 else PairPrediction(sequence, np.zeros((1, 1), np.float32), [])
+        for sequence in sequences
+    ]
 
 
-def _progress(total_hint: bool):
+# --------------------------------------------------------------------------- output
+
+
+def format_prediction(record: Record, pairs: list[tuple[int, int]], fmt: str) -> tuple[str, list[tuple[int, int]]]:
+    """Render one predicted structure in ``fmt``; return the text and the pairs it could not show.
+
+    Only a dot-bracket (``dbn``, and the ``structure`` field of ``json``) can leave pairs out: those
+    needing more than its 30 bracket levels (see :func:`~modeling_ssrlm.secondary_structure.format_dot_bracket`).
+    ``json`` lists every pair, 0-based, and those left out of ``structure`` in ``pairs_not_in_structure``.
+    """
+    from ..secondary_structure import format_dot_bracket, write_bpseq, write_ct
+    from ..tokenization_ssrlm import to_rna
+
+    sequence = to_rna(record.sequence)
+    if fmt in ("dbn", "json"):
+        structure, unplaced = format_dot_bracket(pairs, len(sequence))
+        if fmt == "dbn":
+            return f">{record.id}\n{sequence}\n{structure}\n", unplaced
+        payload = {
+            "id": record.id,
+            "sequence": sequence,
+            "structure": structure,
+            "pairs": [[int(i), int(j)] for i, j in pairs],
+            "pairs_not_in_structure": [[i, j] for i, j in unplaced],
+        }
+        return json.dumps(payload) + "\n", unplaced
+    buffer = io.StringIO()
+    if fmt == "bpseq":
+        buffer.write(f"# {record.id}\n")
+        write_bpseq(buffer, sequence, pairs)
+    else:
+        write_ct(buffer, sequence, pairs, title=record.id)
+    return buffer.getvalue(), []
+
+
+class FileNames:
+    """Unique, stable file names for the records of one run.
+
+    A record's name is :func:`~modeling_ssrlm.io.sequences.record_file_name` of its id; when an
+    earlier record of the run has that name (``a/b`` and ``a_b``, a repeated id, or ``A`` and ``a``,
+    which are one file on macOS and Windows), ``~2``, ``~3``, ... is appended and a note says so.
+    ``record_file_name`` never produces ``~``, so a suffixed name is never another record's own name.
+    The same input always gives the same names.
+    """
+
+    def __init__(self, console: Console):
+        self.console = console
+        self.taken: dict[str, str] = {}  # lower-case name → id of the record that has it
+
+    def stem(self, identifier: str) -> str:
+        base = record_file_name(identifier)
+        name, number = base, 1
+        while name.lower() in self.taken:
+            number += 1
+            name = f"{base}~{number}"
+        if name != base:
+            self.console.note(
+                f"record {identifier!r} is written as {name}: the name {base} is taken by record "
+                f"{self.taken[base.lower()]!r}"
+            )
+        self.taken[name.lower()] = identifier
+        return name
+
+
+def prepare_out_dir(out: Path, overwrite: bool) -> None:
+    """Create ``--out``, or accept an existing folder that is empty (any folder with ``--overwrite``).
+
+    Refusing a non-empty folder keeps the files of an earlier run from being replaced without a word;
+    with ``--overwrite`` files of the same name are replaced and other files are left alone.
+    """
+    if out.exists() and not out.is_dir():
+        raise InputError(f"--out {out} exists and is not a folder")
+    if not out.is_dir():
+        try:
+            out.mkdir(parents=True)
+        except OSError as error:
+            raise InputError(f"cannot create --out {out}: {error.strerror or error}") from None
+        return
+    entries = sum(1 for _ in out.iterdir())
+    if entries and not overwrite:
+        raise InputError(
+            f"--out {out} is not empty ({entries} entries): pass --overwrite to replace files of the same name, "
+            "or choose a new folder"
+        )
+
+
+def write_atomically(path: Path, write: Callable[[Path], None]) -> None:
+    """Call ``write`` on a temporary file, then rename it to ``path``: a file is complete or absent.
+
+    An interruption or a full disk leaves no half-written file behind (and no temporary file).
+    """
+    temporary = path.with_name(path.name + ".tmp")
+    try:
+        write(temporary)
+        temporary.replace(path)
+    except OSError as error:
+        raise InputError(f"cannot write {path}: {error.strerror or error}") from None
+    finally:
+        with contextlib.suppress(OSError):
+            temporary.unlink(missing_ok=True)
+
+
+def write_stdout(text: str) -> None:
+    """Write and flush ``text``; a failure other than a closed pipe is an :class:`InputError`."""
+    try:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        raise
+    except OSError as error:
+        _detach_stdout()
+        raise InputError(f"cannot write standard output: {error.strerror or error}") from None
+
+
+def _detach_stdout() -> None:
+    """Point the stdout file descriptor at /dev/null, so that Python's final flush of the data still
+    buffered cannot fail again (an "Exception ignored" message and exit code 120)."""
+    with contextlib.suppress(OSError, ValueError, io.UnsupportedOperation):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+
+
+class PredictionWriter:
+    """Writes each prediction as soon as it is made: to stdout, or one file per record under ``out``."""
+
+    def __init__(self, fmt: str, out: Path | None, plot: bool, console: Console):
+        self.fmt, self.out, self.plot, self.console = fmt, out, plot, console
+        self.names = FileNames(console)
+
+    def write(self, record: Record, prediction) -> None:
+        text, unplaced = format_prediction(record, prediction.pairs, self.fmt)
+        if unplaced:
+            self.console.note(
+                f"record {record.id!r}: {len(unplaced)} of {len(prediction.pairs)} pairs need more than the 30 "
+                "bracket levels of a dot-bracket and are left out of it (--format bpseq, ct or json lists them)"
+            )
+        if self.out is None:
+            write_stdout(text)
+        else:
+            stem = self.names.stem(record.id)
+            write_atomically(self.out / f"{stem}.{self.fmt}", lambda path: path.write_text(text, encoding="utf-8"))
+            if self.plot:
+                figure = draw_prediction(record, prediction.probabilities, prediction.pairs)
+                write_atomically(self.out / f"{stem}.png", lambda path: _save_figure(figure, path))
+        self.console.written += 1
+
+
+def draw_prediction(record: Record, probabilities, pairs):
+    """A figure: pair-probability heat map with the predicted pairs circled above the diagonal
+    (row ``i`` < column ``j``), and an arc diagram."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import Arc
+
+    length = len(record.sequence)
+    figure, (heat, arcs) = plt.subplots(1, 2, figsize=(11, 5), gridspec_kw={"width_ratios": [1, 1.4]})
+    image = heat.imshow(probabilities, cmap="viridis", vmin=0, vmax=1, origin="upper")
+    if pairs:
+        rows, cols = zip(*pairs)
+        heat.scatter(cols, rows, s=8, facecolors="none", edgecolors="red", linewidths=0.6, label="predicted pairs")
+        heat.legend(loc="lower left", fontsize=7)
+    heat.set_title("pair probability (circles above the diagonal: predicted pairs)", fontsize=9)
+    heat.set_xlabel("position j")
+    heat.set_ylabel("position i")
+    figure.colorbar(image, ax=heat, fraction=0.046)
+    for i, j in pairs:
+        arcs.add_patch(Arc(((i + j) / 2, 0), j - i, j - i, theta1=0, theta2=180, linewidth=0.8, color="tab:blue"))
+    arcs.set_xlim(-1, length)
+    arcs.set_ylim(0, max([j - i for i, j in pairs], default=2) / 2 + 1)
+    arcs.set_yticks([])
+    arcs.set_xlabel("position")
+    arcs.set_title(f"{record.id} ({length} nt, {len(pairs)} pairs)")
+    figure.tight_layout()
+    return figure
+
+
+def _save_figure(figure, path: Path) -> None:
+    import matplotlib.pyplot as plt
+
+    try:
+        figure.savefig(path, format="png", dpi=120)
+    finally:
+        plt.close(figure)
+
+
+def _progress():
     from tqdm.auto import tqdm
 
-    return tqdm(unit="seq", desc="predict", disable=not total_hint or not sys.stderr.isatty())
+    return tqdm(unit="seq", desc="predict", disable=not sys.stderr.isatty())
 
 
-def command_predict(args: argparse.Namespace) -> None:
-    model = _load_pair_model(args.model, _device(args.device))
-    writer = Writer(args.format, args.out)
+# --------------------------------------------------------------------------- commands
+
+
+def _skipper(args: argparse.Namespace, console: Console) -> Callable[[str], None] | None:
+    """With ``--skip-invalid``, a callback that notes each skipped record; else None (a bad record stops)."""
+    return (lambda message: console.note(f"skipped {message}")) if args.skip_invalid else None
+
+
+def command_predict(args: argparse.Namespace, console: Console) -> None:
+    from ..modeling_ssrlm_pair import SSRLMForPairPrediction
+
     if args.plot and args.out is None:
         raise InputError("--plot needs --out DIR for the PNG files")
-    progress = _progress(True)
-    for batch in _batches(read_records(args.inputs, args.max_length), args.batch_tokens):
-        predictions = model.predict([record.sequence for record in batch], batch_tokens=args.batch_tokens)
+    if args.out is not None:
+        prepare_out_dir(args.out, args.overwrite)
+    model = load_model(SSRLMForPairPrediction, _model_folder(args), _device(args.device), _pair_model_remedy())
+    writer = PredictionWriter(args.format, args.out, args.plot, console)
+    progress = _progress()
+    for batch in _batches(read_records(args.inputs, args.max_length, _skipper(args, console)), args.batch_tokens):
+        predictions = _predict_batch(model, batch, args.batch_tokens)
         for record, prediction in zip(batch, predictions):
-            writer.write(record, format_prediction(record, prediction.pairs, args.format))
-            if args.plot:
-                plot_prediction(record, prediction.probabilities, prediction.pairs, args.out / f"{record_file_name(record.id)}.png")
+            writer.write(record, prediction)
         progress.update(len(batch))
     progress.close()
 
 
-def command_embed(args: argparse.Namespace) -> None:
+def _predict_batch(model, batch: list[Record], batch_tokens: int) -> list:
+    """:func:`predict_structures` for a batch of records; running out of memory is an :class:`InputError`
+    (the pair map grows as length squared, so the remedy is smaller batches or shorter sequences)."""
+    import torch
+
+    try:
+        return predict_structures(model, [record.sequence for record in batch], batch_tokens)
+    except (MemoryError, torch.cuda.OutOfMemoryError):
+        longest = max(len(record.sequence) for record in batch)
+        raise InputError(
+            f"out of memory predicting {len(batch)} records of up to {longest} nt (first {batch[0].id!r}): "
+            "lower --batch-tokens, or --max-length to leave the longest sequences out"
+        ) from None
+
+
+def command_embed(args: argparse.Namespace, console: Console) -> None:
     import numpy as np
     import torch
 
@@ -253,15 +515,14 @@ def command_embed(args: argparse.Namespace) -> None:
 
     if args.out.suffix not in (".npz", ".parquet"):
         raise InputError(f"--out must end in .npz or .parquet, got {args.out.name!r}")
-    if not (args.model / "config.json").is_file():
-        raise InputError(f"{args.model} is not a model folder (no config.json); pass --model DIR")
+    remedy = "pass a folder saved from an SSR-LM model (train_mlm.py, finetune_ss.py, or the default model)"
     device = _device(args.device)
-    model = SSRLMModel.from_pretrained(args.model).to(device).eval()
+    model = load_model(SSRLMModel, _model_folder(args), device, remedy)
     tokenizer = SSRLMTokenizer()
     ids, sequences, pooled, per_token = [], [], [], []
     try:
         with torch.inference_mode():
-            for record in read_records(args.inputs, args.max_length):
+            for record in read_records(args.inputs, args.max_length, _skipper(args, console)):
                 encoded = tokenizer(record.sequence, return_tensors="pt").to(device)
                 hidden = model(**encoded).last_hidden_state[0, 1:-1].float().cpu().numpy()
                 ids.append(record.id)
@@ -271,6 +532,7 @@ def command_embed(args: argparse.Namespace) -> None:
     finally:
         if ids:
             _write_embeddings(args.out, ids, sequences, np.stack(pooled), per_token)
+            console.written = len(ids)
 
 
 def _write_embeddings(out: Path, ids, sequences, pooled, per_token) -> None:
@@ -278,11 +540,17 @@ def _write_embeddings(out: Path, ids, sequences, pooled, per_token) -> None:
     ``.parquet``: one row per record with ``embedding`` and ``token_embeddings`` list columns."""
     import numpy as np
 
-    out.parent.mkdir(parents=True, exist_ok=True)
-    temporary = out.with_name(out.name + ".tmp" + out.suffix)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise InputError(f"cannot create the folder of --out {out}: {error.strerror or error}") from None
     if out.suffix == ".npz":
         arrays = {f"tokens_{k}": tokens for k, tokens in enumerate(per_token)}
-        np.savez(temporary, ids=np.array(ids), sequences=np.array(sequences), embeddings=pooled, **arrays)
+
+        def write(path: Path) -> None:
+            with open(path, "wb") as handle:
+                np.savez(handle, ids=np.array(ids), sequences=np.array(sequences), embeddings=pooled, **arrays)
+
     else:
         import pyarrow as pa
         import pyarrow.parquet as pq
@@ -295,41 +563,88 @@ def _write_embeddings(out: Path, ids, sequences, pooled, per_token) -> None:
                 "token_embeddings": [tokens.tolist() for tokens in per_token],
             }
         )
-        pq.write_table(table, temporary)
-    temporary.replace(out)
+
+        def write(path: Path) -> None:
+            pq.write_table(table, path)
+
+    write_atomically(out, write)
 
 
-def command_fold3d(args: argparse.Namespace) -> None:
+def command_fold3d(args: argparse.Namespace, console: Console) -> None:
     from ..fold3d import SSRLMForStructurePrediction
     from ..fold3d.inference import write_predicted_structures
 
-    if args.model is None or not (args.model / "config.json").is_file():
+    if args.model is None:
         raise InputError("pass --model DIR: a folder trained with `fold3d.py train` (no 3D model is shipped)")
-    model = SSRLMForStructurePrediction.from_pretrained(args.model).to(_device(args.device))
-    progress = _progress(True)
-    records = ((record.id, record.sequence) for record in read_records(args.inputs, args.max_length))
-    for identifier, path, plddt in write_predicted_structures(model, records, args.out):
-        print(f"{identifier}\tmean pLDDT {100 * plddt:.1f}\t{path}")
+    prepare_out_dir(args.out, args.overwrite)
+    remedy = "pass a folder trained with `fold3d.py train`"
+    model = load_model(SSRLMForStructurePrediction, args.model, _device(args.device), remedy)
+    names = FileNames(console)
+    progress = _progress()
+    records = ((record.id, record.sequence) for record in read_records(args.inputs, args.max_length, _skipper(args, console)))
+    for identifier, path, plddt in write_predicted_structures(model, records, args.out, file_stem=names.stem):
+        write_stdout(f"{identifier}\tmean pLDDT {100 * plddt:.1f}\t{path}\n")
+        console.written += 1
         progress.update(1)
     progress.close()
 
 
+# --------------------------------------------------------------------------- command line
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with the command's error contract: a usage error is one stderr line and exit code 2."""
+
+    def error(self, message: str):
+        self.exit(EXIT_ERROR, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="ssrlm", description="Structure-aware RNA language models (SSR-LM).")
+    parser = _Parser(prog="ssrlm", description="Structure-aware RNA language models (SSR-LM).")
     commands = parser.add_subparsers(dest="command", required=True)
 
     def common(sub: argparse.ArgumentParser) -> None:
         sub.add_argument("inputs", nargs="*", help="FASTA files, '-' for standard input, or plain sequences")
-        sub.add_argument("--model", type=Path, default=default_model_dir(), help="model folder (default: shipped model)")
+        sub.add_argument("--model", type=Path, default=None, help="model folder (default: the shipped model)")
         sub.add_argument("--device", choices=("cpu", "cuda", "auto"), default="auto")
-        sub.add_argument("--max-length", type=int, default=DEFAULT_MAX_LENGTH, help="reject longer sequences (nt)")
+        sub.add_argument(
+            "--max-length", type=_positive_int, default=DEFAULT_MAX_LENGTH, help="reject longer sequences (nt)"
+        )
+        sub.add_argument(
+            "--skip-invalid", action="store_true",
+            help="report a bad record (illegal characters, empty, too long) on stderr and go on, instead of stopping",
+        )  # fmt: skip
+
+    def overwrite(sub: argparse.ArgumentParser) -> None:
+        sub.add_argument(
+            "--overwrite", action="store_true",
+            help="write into a non-empty --out folder, replacing files of the same name (without it: refused)",
+        )  # fmt: skip
 
     predict = commands.add_parser("predict", help="predict secondary structures")
     common(predict)
-    predict.add_argument("--format", choices=FORMATS, default="dbn")
-    predict.add_argument("--out", type=Path, default=None, help="write one file per record here (default: stdout)")
+    predict.add_argument(
+        "--format", choices=FORMATS, default="dbn",
+        help="dbn: >id, sequence, dot-bracket; bpseq and ct: 1-based tables; json: one object per line "
+        "with 0-based 'pairs' (default: dbn)",
+    )  # fmt: skip
+    predict.add_argument(
+        "--out", type=Path, default=None,
+        help="write one file per record into this folder, named after the record id (default: stdout)",
+    )  # fmt: skip
+    overwrite(predict)
     predict.add_argument("--plot", action="store_true", help="also write a PNG per record (needs --out)")
-    predict.add_argument("--batch-tokens", type=int, default=8192, help="nucleotides per model batch")
+    predict.add_argument("--batch-tokens", type=_positive_int, default=8192, help="nucleotides per model batch")
     predict.set_defaults(handler=command_predict)
 
     embed = commands.add_parser("embed", help="per-sequence and per-token embeddings")
@@ -339,26 +654,45 @@ def build_parser() -> argparse.ArgumentParser:
 
     fold3d = commands.add_parser("fold3d", help="3D structures as PDB files (pLDDT in the B-factor column)")
     common(fold3d)
-    fold3d.set_defaults(model=None)
     fold3d.add_argument("--out", type=Path, required=True, help="folder for one PDB file per record")
+    overwrite(fold3d)
     fold3d.set_defaults(handler=command_fold3d)
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+def _quiet_libraries() -> None:
+    """Keep stderr for the command's own one-line reports: no transformers warnings or progress bars."""
     from transformers.utils import logging as transformers_logging
 
-    transformers_logging.set_verbosity_error()  # keep stderr for our own one-line reports
+    transformers_logging.set_verbosity_error()
     transformers_logging.disable_progress_bar()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run one command; return its exit code (0, 2 for anything the user can fix, 130 on Ctrl-C)."""
     try:
-        args.handler(args)
+        args = build_parser().parse_args(argv)
+    except SystemExit as exit_request:  # --help, or a usage error already reported in one line
+        return int(exit_request.code or 0)
+    if isinstance(sys.stdout, io.TextIOWrapper):
+        sys.stdout.reconfigure(errors="backslashreplace")  # an id the terminal cannot show is escaped, not fatal
+    console = Console(args.command)
+    try:
+        _quiet_libraries()
+        args.handler(args, console)
     except InputError as error:
-        print(f"ssrlm {args.command}: error: {error}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    except BrokenPipeError:
-        return 0
-    return 0
+        console.error(str(error))
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        console.error(f"interrupted after {console.written} records (each of them written in full)")
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:  # the reader went away (`ssrlm predict x.fa | head`): not an error
+        _detach_stdout()
+        return EXIT_OK
+    except OSError as error:
+        console.error(f"{error.filename}: {error.strerror}" if error.filename else str(error))
+        return EXIT_ERROR
+    return EXIT_OK
 
 
 if __name__ == "__main__":

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 import torch
@@ -15,11 +15,15 @@ from .pdb_io import write_pdb
 
 @torch.inference_mode()
 def write_predicted_structures(
-    model: SSRLMForStructurePrediction, records: Iterable[tuple[str, str]], out_dir: Path
+    model: SSRLMForStructurePrediction,
+    records: Iterable[tuple[str, str]],
+    out_dir: Path,
+    file_stem: Callable[[str], str] = record_file_name,
 ) -> Iterator[tuple[str, Path, float]]:
-    """Predict each ``(id, sequence)`` and write ``out_dir/<id>.pdb``; yield ``(id, path, mean pLDDT)``.
+    """Predict each ``(id, sequence)`` and write ``out_dir/<stem>.pdb``; yield ``(id, path, mean pLDDT)``.
 
-    Sequences must already be normalised (``normalize_sequence``); they are written with ``U``.
+    ``file_stem`` names a record's file after its id (``ssrlm fold3d`` passes one that keeps names
+    unique). Sequences must already be normalised (``normalize_sequence``); they are written with ``U``.
     Each file is complete before it is yielded, so an error on a later record loses nothing.
     """
     model.eval()
@@ -29,6 +33,6 @@ def write_predicted_structures(
         batch = tokenizer(sequence, return_tensors="pt").to(model.device)
         output = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"])
         plddt = output.plddt[0].float().cpu().numpy()
-        path = out_dir / f"{record_file_name(identifier)}.pdb"
+        path = out_dir / f"{file_stem(identifier)}.pdb"
         write_pdb(path, to_rna(sequence), output.positions[0].float().cpu().numpy(), plddt=plddt)
         yield identifier, path, float(plddt.mean())

@@ -272,10 +272,14 @@ class SSRLMForStructurePrediction(SSRLMStructurePreTrainedModel):
 
     @classmethod
     def from_pretrained(cls, *args, **kwargs) -> SSRLMForStructurePrediction:
-        """Load as usual, then freeze the encoder again (loading weights resets ``requires_grad``)."""
-        model = super().from_pretrained(*args, **kwargs)
+        """Load as usual, then freeze the encoder again (loading weights resets ``requires_grad``).
+
+        With ``output_loading_info=True`` the result is ``(model, loading_info)``, as for any model.
+        """
+        loaded = super().from_pretrained(*args, **kwargs)
+        model = loaded[0] if kwargs.get("output_loading_info") else loaded
         model.model.requires_grad_(False)
-        return model
+        return loaded
 
     def train(self, mode: bool = True) -> SSRLMForStructurePrediction:
         """Switch training mode; the frozen encoder always stays in eval mode (no dropout)."""

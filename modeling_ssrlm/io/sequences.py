@@ -1,7 +1,7 @@
 """Readers and a writer for the nucleotide sequence files of the pre-training corpus.
 
 Three text formats are read, each plain or gzip-compressed (recognised by the gzip magic bytes, not by
-the file name):
+the file name), in UTF-8 (bytes that are not UTF-8 are read as Windows-1252) or UTF-16/32:
 
 * **FASTA** (:func:`read_fasta`): ``>id description`` headers followed by one or more sequence lines.
 * **Stockholm** (:func:`read_stockholm`): one or more alignments per file, each opened by
@@ -26,17 +26,21 @@ Rfam Stockholm tarball), reading every regular member. Readers return sequences 
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import gzip
 import io
 import itertools
+import lzma
 import re
 import os
 import tarfile
-from collections.abc import Iterable, Iterator
-from typing import IO, NamedTuple
+import zlib
+from collections.abc import Callable, Iterable, Iterator
+from typing import IO, NamedTuple, TypeVar
 
 PathLike = str | os.PathLike
+_Parsed = TypeVar("_Parsed")
 
 #: Characters removed from Stockholm alignment rows to obtain the ungapped sequence.
 GAP_CHARACTERS = "-._~"
@@ -84,23 +88,68 @@ class DotBracketRecord(NamedTuple):
     structure: str
 
 
+def _decode_as_cp1252(error: UnicodeError) -> tuple[str, int]:
+    """Codec error handler: read bytes that are not UTF-8 as Windows-1252.
+
+    Hand-edited FASTA headers from Windows tools are the usual non-UTF-8 input; reading their bytes as
+    Windows-1252 keeps ``café`` as ``café`` instead of replacing it (the five bytes that Windows-1252
+    leaves undefined are read as Latin-1). Nothing is lost: every byte becomes one character.
+    """
+    if not isinstance(error, UnicodeDecodeError):
+        raise error
+    undecoded = error.object[error.start : error.end]
+    text = "".join(bytes([byte]).decode("cp1252", errors="ignore") or chr(byte) for byte in undecoded)
+    return text, error.end
+
+
+codecs.register_error("ssrlm.cp1252", _decode_as_cp1252)
+
+#: Byte-order marks and the encodings they announce (UTF-32 first: its little-endian mark starts like UTF-16's).
+_BYTE_ORDER_MARKS = (
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF8, "utf-8-sig"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
+
+
+def _detect_encoding(head: bytes) -> str:
+    """The text encoding of a file from its first bytes: a byte-order mark, else UTF-16 without one
+    when a NUL byte sits next to the first character (no UTF-8 FASTA starts that way), else UTF-8."""
+    for mark, encoding in _BYTE_ORDER_MARKS:
+        if head.startswith(mark):
+            return encoding
+    if len(head) >= 2 and (head[0] == 0) != (head[1] == 0):
+        return "utf-16-be" if head[0] == 0 else "utf-16-le"
+    return "utf-8"
+
+
 @contextlib.contextmanager
-def _text_lines(source: PathLike | IO[bytes]) -> Iterator[IO[str]]:
+def _text_lines(source: PathLike | IO[bytes], name: str) -> Iterator[IO[str]]:
     """Open a path or binary file object as text, decompressing gzip when the magic bytes say so.
 
-    Undecodable bytes are replaced rather than raising, so that a binary file fails with the
-    reader's "not a FASTA/Stockholm file" message, which names the line.
+    The encoding is detected (:func:`_detect_encoding`: UTF-8, or UTF-16/32 with or without a
+    byte-order mark). Bytes that are not UTF-8 are read as Windows-1252 rather than raising or being
+    replaced, so ids keep their letters and a binary file fails with the reader's "not a
+    FASTA/Stockholm file" message, which names the line. Damaged gzip data raises
+    :class:`SequenceFormatError` naming ``name``.
     """
     with contextlib.ExitStack() as stack:
-        raw = stack.enter_context(open(source, "rb")) if isinstance(source, (str, os.PathLike)) else source
-        buffered = raw if hasattr(raw, "peek") else stack.enter_context(io.BufferedReader(raw))
-        if buffered.peek(2)[:2] == _GZIP_MAGIC:
-            buffered = stack.enter_context(gzip.GzipFile(fileobj=buffered))
-        text = io.TextIOWrapper(buffered, encoding="utf-8", errors="replace")
         try:
-            yield text
-        finally:
-            text.detach()
+            raw = stack.enter_context(open(source, "rb")) if isinstance(source, (str, os.PathLike)) else source
+            buffered = raw if hasattr(raw, "peek") else stack.enter_context(io.BufferedReader(raw))
+            if buffered.peek(2)[:2] == _GZIP_MAGIC:
+                buffered = stack.enter_context(gzip.GzipFile(fileobj=buffered))
+            encoding = _detect_encoding(buffered.peek(4)[:4])
+            errors = "ssrlm.cp1252" if encoding == "utf-8" else "replace"
+            text = io.TextIOWrapper(buffered, encoding=encoding, errors=errors)
+            try:
+                yield text
+            finally:
+                text.detach()
+        except (EOFError, zlib.error, gzip.BadGzipFile) as error:
+            raise SequenceFormatError(f"{name}: damaged gzip data: {error}") from None
 
 
 def _source_name(source: PathLike | IO[bytes]) -> str:
@@ -218,13 +267,13 @@ def _parse_dbn(lines: Iterable[str], name: str) -> Iterator[DotBracketRecord]:
 
 def read_fasta(path: PathLike | IO[bytes]) -> Iterator[SequenceRecord]:
     """Yield the records of a FASTA file or binary stream (plain or gzip), joining multi-line sequences."""
-    with _text_lines(path) as handle:
+    with _text_lines(path, _source_name(path)) as handle:
         yield from _parse_fasta(handle, _source_name(path))
 
 
 def read_stockholm(path: PathLike) -> Iterator[SequenceRecord]:
     """Yield one ungapped record per aligned sequence of every alignment in a Stockholm file."""
-    with _text_lines(path) as handle:
+    with _text_lines(path, _source_name(path)) as handle:
         yield from _parse_stockholm(handle, _source_name(path))
 
 
@@ -234,13 +283,12 @@ def read_stockholm_alignments(path: PathLike) -> Iterator[StockholmAlignment]:
     Files and members may be gzip-compressed; archive members are read in archive order (the Rfam
     seed tarball holds one ``RFxxxxx.sto`` per family).
     """
-    for handle, name in _text_sources(path):
-        yield from _parse_stockholm_alignments(handle, name)
+    yield from _parse_sources(path, _parse_stockholm_alignments)
 
 
 def read_dbn(path: PathLike) -> Iterator[DotBracketRecord]:
     """Yield the records of a FASTA-style dot-bracket file (``>id`` / sequence / structure)."""
-    with _text_lines(path) as handle:
+    with _text_lines(path, _source_name(path)) as handle:
         yield from _parse_dbn(handle, _source_name(path))
 
 
@@ -283,22 +331,27 @@ def _read_detected(handle: IO[str], name: str) -> Iterator[SequenceRecord]:
         yield from _PARSERS[fmt](replay, name)
 
 
-def _text_sources(path: PathLike) -> Iterator[tuple[IO[str], str]]:
-    """Yield ``(text handle, name for messages)`` for a file, or for each regular member of a tar archive.
+def _parse_sources(path: PathLike, parse: Callable[[IO[str], str], Iterator[_Parsed]]) -> Iterator[_Parsed]:
+    """Yield ``parse(text handle, name for messages)`` for a file, or for each regular member of a tar archive.
 
-    Each handle is valid until the next one is requested (tar archives of any compression are read
-    member by member, in archive order; gzip is detected from the magic bytes).
+    Tar archives of any compression are read member by member, in archive order; gzip is detected
+    from the magic bytes. A damaged archive raises :class:`SequenceFormatError`, also when the damage
+    shows only while a member is being parsed.
     """
     name = os.fspath(path)
-    if tarfile.is_tarfile(name):
-        with tarfile.open(name) as archive:
-            for member in archive:
-                if member.isfile():
-                    with _text_lines(archive.extractfile(member)) as handle:
-                        yield handle, f"{name}:{member.name}"
+    if _is_tar_archive(name):
+        try:
+            with tarfile.open(name) as archive:
+                for member in archive:
+                    if member.isfile():
+                        member_name = f"{name}:{member.name}"
+                        with _text_lines(archive.extractfile(member), member_name) as handle:
+                            yield from parse(handle, member_name)
+        except (tarfile.TarError, EOFError, zlib.error, lzma.LZMAError) as error:
+            raise SequenceFormatError(f"{name}: damaged tar archive: {error}") from None
         return
-    with _text_lines(path) as handle:
-        yield handle, name
+    with _text_lines(path, name) as handle:
+        yield from parse(handle, name)
 
 
 def read_sequence_file(path: PathLike) -> Iterator[SequenceRecord]:
@@ -307,10 +360,18 @@ def read_sequence_file(path: PathLike) -> Iterator[SequenceRecord]:
     The format is detected from the content (the first non-blank lines), so extensions do not matter;
     gzip is detected from the magic bytes. Tar archives (any compression) are read member by member
     in archive order; every regular member must be one of the three formats. Dot-bracket structures
-    are dropped: only the sequences are returned.
+    are dropped: only the sequences are returned. A damaged archive raises :class:`SequenceFormatError`.
     """
-    for handle, name in _text_sources(path):
-        yield from _read_detected(handle, name)
+    yield from _parse_sources(path, _read_detected)
+
+
+def _is_tar_archive(name: str) -> bool:
+    """:func:`tarfile.is_tarfile`, but damaged compressed data counts as "not an archive" (tarfile lets
+    some decompression errors escape); the text reader then reports the damage with the file's name."""
+    try:
+        return tarfile.is_tarfile(name)
+    except (EOFError, zlib.error, lzma.LZMAError):
+        return False
 
 
 def write_fasta(records: Iterable[SequenceRecord], path: PathLike) -> int:
@@ -331,6 +392,16 @@ def write_fasta(records: Iterable[SequenceRecord], path: PathLike) -> int:
     return count
 
 
+#: Longest file name stem :func:`record_file_name` returns (file systems allow 255 bytes per name;
+#: the rest is left for a collision suffix and the extension).
+MAX_FILE_STEM = 200
+
+
 def record_file_name(identifier: str) -> str:
-    """A file-system-safe name for a record id: characters other than ``A-Za-z0-9._-`` become ``_``."""
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", identifier).strip("._") or "record"
+    """A file-system-safe name for a record id: characters other than ``A-Za-z0-9._-`` become ``_``.
+
+    Leading and trailing ``.``/``_`` are dropped (no hidden files), an empty result becomes ``record``
+    and the name is cut to :data:`MAX_FILE_STEM` characters. Different ids can give the same name;
+    callers writing one file per record must make names unique (``ssrlm predict --out`` does).
+    """
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", identifier).strip("._")[:MAX_FILE_STEM] or "record"

@@ -11,7 +11,9 @@ import json
 import logging
 import math
 import os
+import re
 import shlex
+import shutil
 import sys
 import zlib
 from dataclasses import dataclass
@@ -22,7 +24,8 @@ import pyarrow.compute as pc
 import torch
 import torch.nn.functional as F
 from transformers import AutoModelForMaskedLM, TrainerCallback, set_seed
-from transformers.trainer_utils import get_last_checkpoint
+from transformers.trainer import TRAINER_STATE_NAME
+from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 
 from ..configuration_ssrlm import PRESETS, SSRLMConfig
 from ..data.corpus import load_pretraining_corpus, mix_ncrna
@@ -233,14 +236,67 @@ def build_trainer(
     )
 
 
-def resolve_checkpoint(value: str | None, output_dir: str) -> str | None:
-    """``--resume_from_checkpoint``: a checkpoint folder, or ``last`` / ``true`` for the newest in output_dir."""
-    if value is None or value.lower() not in ("last", "true"):
-        return value
-    checkpoint = get_last_checkpoint(output_dir) if os.path.isdir(output_dir) else None
+def start_checkpoint(output_dir: str, resume_from_checkpoint: str | None, overwrite_output_dir: bool) -> str | None:
+    """The checkpoint a run resumes from, or None to start at step 0, as users of the Trainer expect.
+
+    * ``--resume_from_checkpoint DIR``: that checkpoint; ``last`` or ``true``: the newest complete
+      ``checkpoint-N`` in ``output_dir`` (FileNotFoundError when there is none).
+    * ``--overwrite_output_dir``, or an ``output_dir`` that is new or empty: step 0.
+    * Otherwise the newest complete checkpoint in ``output_dir``: re-running the command of an
+      interrupted run resumes it instead of starting over and overwriting its checkpoints.
+    * An ``output_dir`` holding files but no checkpoint raises ValueError: nothing to resume, and
+      training would write over those files.
+
+    A checkpoint is complete when it holds ``trainer_state.json``, which the Trainer writes last.
+    """
+    if resume_from_checkpoint is not None and overwrite_output_dir:
+        raise ValueError("--overwrite_output_dir starts over at step 0; it cannot be combined with --resume_from_checkpoint")
+    if resume_from_checkpoint is not None and resume_from_checkpoint.lower() not in ("last", "true"):
+        return resume_from_checkpoint
+    checkpoint = last_complete_checkpoint(output_dir)
+    if resume_from_checkpoint is not None:
+        if checkpoint is None:
+            raise FileNotFoundError(f"--resume_from_checkpoint {resume_from_checkpoint}: no complete checkpoint-* folder in {output_dir}")
+        return checkpoint
+    if overwrite_output_dir or not os.path.isdir(output_dir) or not os.listdir(output_dir):
+        return None
     if checkpoint is None:
-        raise FileNotFoundError(f"--resume_from_checkpoint {value}: no checkpoint-* folder in {output_dir}")
+        raise ValueError(
+            f"--output_dir {output_dir} is not empty and holds no checkpoint to resume from: "
+            "pass --overwrite_output_dir to train over it, or choose another folder"
+        )
+    logger.warning("resuming from %s (pass --overwrite_output_dir to start over)", checkpoint)
     return checkpoint
+
+
+def last_complete_checkpoint(output_dir: str) -> str | None:
+    """The ``checkpoint-N`` folder with the highest N that holds ``trainer_state.json``, or None.
+
+    A run killed while saving leaves a checkpoint without it; resuming from that one would fail.
+    """
+    if not os.path.isdir(output_dir):
+        return None
+    steps = {}
+    for name in os.listdir(output_dir):
+        match = re.fullmatch(rf"{PREFIX_CHECKPOINT_DIR}-(\d+)", name)
+        if match and os.path.isfile(os.path.join(output_dir, name, TRAINER_STATE_NAME)):
+            steps[int(match.group(1))] = os.path.join(output_dir, name)
+    return steps[max(steps)] if steps else None
+
+
+def remove_checkpoints(output_dir: str) -> None:
+    """Delete the ``checkpoint-*`` folders of an earlier run (``--overwrite_output_dir``).
+
+    Left in place, a later ``--resume_from_checkpoint last`` could pick one of them up, and
+    ``--save_total_limit`` would count them. Other files are left alone (the new run rewrites them).
+    """
+    if not os.path.isdir(output_dir):
+        return
+    for name in os.listdir(output_dir):
+        path = os.path.join(output_dir, name)
+        if re.fullmatch(rf"{PREFIX_CHECKPOINT_DIR}-\d+", name) and os.path.isdir(path):
+            logger.warning("--overwrite_output_dir: removing %s of an earlier run", path)
+            shutil.rmtree(path)
 
 
 def write_summary(
