@@ -10,15 +10,21 @@ Example (the shared data, a quick run of 3,000 + 3,000 sampled records)::
 
 Inputs are FASTA, Stockholm or FASTA-style dot-bracket files, plain or gzip, or tar archives of them
 (the format is detected from the content). ``--ncrna`` inputs are folded, ``--other`` inputs
-(mRNA, CDS, ...) are not. Steps, each counted per input file in ``summary.json``:
+(mRNA, CDS, ...) are not. ``--ncrna-consensus`` inputs are Stockholm alignments with a consensus
+structure, e.g. the Rfam seed tarball ``rfam14.9_seed_sto.tar.gz``: each member gets its family's
+``#=GC SS_cons`` projected onto it (canonical pairs whose columns both hold a residue; the rules of
+:mod:`modeling_ssrlm.data.rfam`) instead of a prediction, and only members of a family whose
+``SS_cons`` has no pair are folded. Steps, each counted per input file in ``summary.json``:
 
-1. read; with ``--limit N`` keep a seeded random sample of at most N records per input file;
+1. read (``--ncrna-consensus`` inputs first, then ``--ncrna``, then ``--other``); with ``--limit N``
+   keep a seeded random sample of at most N records per input file;
 2. normalise with :func:`modeling_ssrlm.tokenization_ssrlm.normalize_sequence` (upper case, U→T,
    IUPAC codes → N); records with other characters or an empty sequence are rejected;
 3. keep lengths in [``--min-length``, ``--max-length``] (the default maximum, 4,096 nt, keeps all but
    79 of the long non-ncRNA CDS and bounds the cubic folding time, about 20 s for the longest);
-4. drop exact duplicates (first occurrence kept; ``--ncrna`` inputs are read first, so a sequence
-   given as both ncRNA and other stays ncRNA);
+4. drop exact duplicates (first occurrence kept, in reading order: a sequence given both with a
+   consensus structure and without keeps the consensus structure, one given as ncRNA and other stays
+   ncRNA);
 5. ``--exclude``: drop every record at least ``--exclude-min-seq-id`` identical (MMseqs2, coverage
    ``--coverage`` of both sequences) to any sequence of the given files, e.g. test sets; every
    dropped record is listed in ``OUT/excluded.tsv`` with the reference it matched;
@@ -26,11 +32,16 @@ Inputs are FASTA, Stockholm or FASTA-style dot-bracket files, plain or gzip, or 
    ncRNA and other records are clustered separately so that no ncRNA loses its label;
 7. shuffle with ``--seed`` and cut into shards of ``--shard-size`` records; this plan is saved to
    ``OUT/plan.parquet`` (atomically) before any folding;
-8. fold every ncRNA with ``--folding`` in a pool of ``--workers`` processes and write each shard
-   ``OUT/train/shard-NNNNN.parquet`` atomically (hidden temporary file, then ``os.replace``).
+8. fold every ncRNA without a consensus structure with ``--folding`` in a pool of ``--workers``
+   processes and write each shard ``OUT/train/shard-NNNNN.parquet`` atomically (hidden temporary
+   file, then ``os.replace``).
 
-Shard columns: ``id`` (first word of the header), ``sequence`` (normalised), ``structure``
-(dot-bracket; empty for non-ncRNA), ``is_ncrna`` (bool), ``source`` (input file name). The shards
+Shard columns: ``id`` (first word of the header; ``<family>/<name>`` for ``--ncrna-consensus``),
+``sequence`` (normalised), ``structure`` (dot-bracket, pseudoknot brackets possible for consensus
+structures; empty for non-ncRNA), ``is_ncrna`` (bool), ``source`` (input file name),
+``structure_source`` (``rfam_ss_cons`` for a projected consensus structure, ``viennarna`` for a
+ViennaRNA prediction, another backend's name for its predictions, empty for non-ncRNA; counted per
+input as ``structure_sources`` in ``summary.json``). The shards
 load with ``datasets.load_dataset("parquet", data_dir=OUT)`` (the ``train/`` folder names the
 split, so ``summary.json`` and ``plan.parquet`` beside it are not read as data).
 
@@ -52,17 +63,20 @@ import random
 import re
 import sys
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 from tqdm import tqdm
 
 from modeling_ssrlm.data.labelling import FoldingBackend, available_folding_backends, fold_many, get_folding_backend
+from modeling_ssrlm.data.rfam import read_rfam_seed
 from modeling_ssrlm.io.mmseqs import MMseqsError, cluster, similar_to
-from modeling_ssrlm.io.sequences import SequenceRecord, read_sequence_file
+from modeling_ssrlm.io.sequences import read_sequence_file
+from modeling_ssrlm.secondary_structure import to_dot_bracket
 from modeling_ssrlm.tokenization_ssrlm import IUPAC_AMBIGUITY_CODES, NUCLEOTIDES, normalize_sequence
 
 SHARD_SCHEMA = pa.schema(
@@ -72,8 +86,13 @@ SHARD_SCHEMA = pa.schema(
         ("structure", pa.string()),
         ("is_ncrna", pa.bool_()),
         ("source", pa.string()),
+        ("structure_source", pa.string()),
     ]
 )
+#: ``structure_source`` of a consensus structure projected from ``#=GC SS_cons``.
+CONSENSUS_SOURCE = "rfam_ss_cons"
+#: ``structure_source`` of each folding backend's predictions (see :func:`folded_structure_source`).
+FOLDED_SOURCES = {"vienna": "viennarna"}
 PLAN_FILE = "plan.parquet"
 PLAN_METADATA_KEY = b"ssrlm_plan"
 SHARD_DIR = "train"
@@ -84,6 +103,7 @@ PLAN_OPTIONS = (
 )  # fmt: skip
 COUNT_KEYS = ("read", "sampled_out", "too_short", "too_long", "duplicates", "excluded", "clustered_away", "planned")
 MAX_REJECTED_EXAMPLES = 5
+T = TypeVar("T")
 # Exclusion references are read leniently: any character outside the model alphabet becomes N, so a
 # test sequence with a modified base still takes part in the similarity search.
 _NON_NUCLEOTIDE = re.compile(f"[^{NUCLEOTIDES}U{IUPAC_AMBIGUITY_CODES}]", re.IGNORECASE)
@@ -91,12 +111,19 @@ _NON_NUCLEOTIDE = re.compile(f"[^{NUCLEOTIDES}U{IUPAC_AMBIGUITY_CODES}]", re.IGN
 
 @dataclass
 class CorpusRecord:
-    """A record that has passed the filters so far."""
+    """A record that has passed the filters so far; ``structure`` is set when it is known (not folded)."""
 
     id: str
     sequence: str
     is_ncrna: bool
     source: str
+    structure: str = ""
+    structure_source: str = ""
+
+
+def folded_structure_source(backend_name: str) -> str:
+    """``structure_source`` of a backend's predictions: its entry in :data:`FOLDED_SOURCES`, else its name."""
+    return FOLDED_SOURCES.get(backend_name, backend_name)
 
 
 def new_source_counts(is_ncrna: bool) -> dict:
@@ -104,11 +131,9 @@ def new_source_counts(is_ncrna: bool) -> dict:
     return {"is_ncrna": is_ncrna, **dict.fromkeys(COUNT_KEYS, 0), "rejected": {}, "rejected_examples": []}
 
 
-def sample(
-    records: Iterable[SequenceRecord], limit: int | None, rng: random.Random
-) -> tuple[list[SequenceRecord], int]:
+def sample(records: Iterable[T], limit: int | None, rng: random.Random) -> tuple[list[T], int]:
     """Return a uniform random sample of at most ``limit`` records, in file order, and the number read."""
-    reservoir: list[tuple[int, SequenceRecord]] = []
+    reservoir: list[tuple[int, T]] = []
     total = 0
     for index, record in enumerate(records):
         total = index + 1
@@ -122,11 +147,30 @@ def sample(
     return [record for _, record in reservoir], total
 
 
-def read_input(path: str, is_ncrna: bool, args: argparse.Namespace, counts: dict) -> list[CorpusRecord]:
+def input_entries(path: str, consensus: bool) -> Iterator[tuple[str, str, str]]:
+    """``(id, sequence, structure)`` of every record of an input (sequences not yet normalised).
+
+    The structure is the projected ``SS_cons`` for a ``--ncrna-consensus`` input, or empty where the
+    family's ``SS_cons`` has no pair (no structure annotated: folded instead); empty for other inputs.
+    """
+    if not consensus:
+        for record in read_sequence_file(path):
+            yield record.id, record.sequence, ""
+        return
+    for members, family in read_rfam_seed(path):
+        for member in members:
+            structure = to_dot_bracket(member.pairs, member.length) if family.consensus_pairs else ""
+            yield member.id, member.sequence, structure
+
+
+def read_input(
+    path: str, is_ncrna: bool, args: argparse.Namespace, counts: dict, consensus: bool = False
+) -> list[CorpusRecord]:
     """Steps 1–3 for one input file: read (and sample), normalise, filter by length."""
     source = Path(path).name
     stats = counts[source] = new_source_counts(is_ncrna)
-    records, stats["read"] = sample(read_sequence_file(path), args.limit, random.Random(f"{args.seed}:{source}"))
+    entries = input_entries(path, consensus)
+    records, stats["read"] = sample(entries, args.limit, random.Random(f"{args.seed}:{source}"))
     stats["sampled_out"] = stats["read"] - len(records)
     rejected: Counter = Counter()
 
@@ -136,20 +180,21 @@ def read_input(path: str, is_ncrna: bool, args: argparse.Namespace, counts: dict
             stats["rejected_examples"].append(example)
 
     kept = []
-    for record in records:
+    for record_id, raw_sequence, structure in records:
         try:
-            sequence = normalize_sequence(record.sequence)
+            sequence = normalize_sequence(raw_sequence)
         except ValueError as error:
-            reject("invalid_character", f"{record.id}: {error}")
+            reject("invalid_character", f"{record_id}: {error}")
             continue
         if not sequence:
-            reject("empty", f"{record.id}: empty sequence")
+            reject("empty", f"{record_id}: empty sequence")
         elif len(sequence) < args.min_length:
             stats["too_short"] += 1
         elif len(sequence) > args.max_length:
             stats["too_long"] += 1
         else:
-            kept.append(CorpusRecord(record.id, sequence, is_ncrna, source))
+            kept.append(CorpusRecord(record_id, sequence, is_ncrna, source, structure,
+                                     CONSENSUS_SOURCE if structure else ""))
     stats["rejected"] = dict(sorted(rejected.items()))
     return kept
 
@@ -236,16 +281,21 @@ def fingerprint(args: argparse.Namespace) -> dict:
             for path in paths
         ]
 
-    inputs = {"ncrna": describe(args.ncrna), "other": describe(args.other), "exclude": describe(args.exclude)}
+    inputs = {
+        "ncrna_consensus": describe(args.ncrna_consensus), "ncrna": describe(args.ncrna),
+        "other": describe(args.other), "exclude": describe(args.exclude),
+    }
     return json.loads(json.dumps({**inputs, **{name: getattr(args, name) for name in PLAN_OPTIONS}}))
 
 
 def build_plan(args: argparse.Namespace, out: Path) -> tuple[pa.Table, dict]:
     """Steps 1–7: return the ordered plan table and its metadata (fingerprint and counts)."""
-    if len({Path(path).name for path in args.ncrna + args.other}) != len(args.ncrna + args.other):
+    inputs = args.ncrna_consensus + args.ncrna + args.other
+    if len({Path(path).name for path in inputs}) != len(inputs):
         raise ValueError("input files must have distinct file names: the name is the record's source")
     counts: dict = {}
-    records = [record for path in args.ncrna for record in read_input(path, True, args, counts)]
+    records = [record for path in args.ncrna_consensus for record in read_input(path, True, args, counts, True)]
+    records += [record for path in args.ncrna for record in read_input(path, True, args, counts)]
     records += [record for path in args.other for record in read_input(path, False, args, counts)]
     print(
         f"read {sum(c['read'] for c in counts.values())} records; {len(records)} pass normalisation and length filters"
@@ -267,10 +317,12 @@ def build_plan(args: argparse.Namespace, out: Path) -> tuple[pa.Table, dict]:
         {
             "id": [record.id for record in records],
             "sequence": [record.sequence for record in records],
+            "structure": [record.structure for record in records],
             "is_ncrna": pa.array([record.is_ncrna for record in records], pa.bool_()),
             "source": [record.source for record in records],
+            "structure_source": [record.structure_source for record in records],
         },
-        schema=pa.schema([field for field in SHARD_SCHEMA if field.name != "structure"]),
+        schema=SHARD_SCHEMA,
     )
     metadata = {"fingerprint": fingerprint(args), "counts": counts, "exclude_references": references}
     return table, metadata
@@ -311,41 +363,38 @@ def shard_is_complete(path: Path, rows: int) -> bool:
 
 
 def write_shards(plan: pa.Table, out: Path, backend: FoldingBackend, args: argparse.Namespace) -> tuple[int, bool]:
-    """Step 8: fold and write every missing shard; return (shards written now, all shards complete)."""
+    """Step 8: fold and write every missing shard; return (shards written now, all shards complete).
+
+    ncRNA rows whose plan holds a structure (a projected consensus) keep it; the others are folded.
+    """
     (out / SHARD_DIR).mkdir(parents=True, exist_ok=True)
-    ids, sequences, is_ncrna, sources = (
-        plan.column(name).to_pylist() for name in ("id", "sequence", "is_ncrna", "source")
-    )
+    columns = {name: plan.column(name).to_pylist() for name in SHARD_SCHEMA.names}
+    sequences, is_ncrna = columns["sequence"], columns["is_ncrna"]
+    to_fold = [ncrna and not structure for ncrna, structure in zip(is_ncrna, columns["structure"])]
+    folded_source = folded_structure_source(backend.name)
     shards = [
         range(start, min(start + args.shard_size, plan.num_rows)) for start in range(0, plan.num_rows, args.shard_size)
     ]
     pending = [index for index, rows in enumerate(shards) if not shard_is_complete(shard_path(out, index), len(rows))]
     pending_rows = [row for index in pending for row in shards[index]]
-    structures = fold_many((sequences[row] for row in pending_rows if is_ncrna[row]), backend, args.workers)
+    structures = fold_many((sequences[row] for row in pending_rows if to_fold[row]), backend, args.workers)
     written = 0
     try:
         with tqdm(total=len(pending_rows), unit="seq", desc=f"folding ({backend.name}) and writing") as progress:
             for index in pending:
                 rows = shards[index]
-                shard_structures = []
-                for row in rows:
-                    structure = next(structures) if is_ncrna[row] else ""
-                    if is_ncrna[row] and len(structure) != len(sequences[row]):
-                        raise RuntimeError(
-                            f"{backend.name} returned {len(structure)} characters for {len(sequences[row])} nt"
-                        )
-                    shard_structures.append(structure)
+                shard_columns = {name: [values[row] for row in rows] for name, values in columns.items()}
+                for position, row in enumerate(rows):
+                    if to_fold[row]:
+                        structure = next(structures)
+                        if len(structure) != len(sequences[row]):
+                            raise RuntimeError(
+                                f"{backend.name} returned {len(structure)} characters for {len(sequences[row])} nt"
+                            )
+                        shard_columns["structure"][position] = structure
+                        shard_columns["structure_source"][position] = folded_source
                     progress.update()
-                shard = pa.table(
-                    {
-                        "id": [ids[row] for row in rows],
-                        "sequence": [sequences[row] for row in rows],
-                        "structure": shard_structures,
-                        "is_ncrna": [is_ncrna[row] for row in rows],
-                        "source": [sources[row] for row in rows],
-                    },
-                    schema=SHARD_SCHEMA,
-                )
+                shard = pa.table(shard_columns, schema=SHARD_SCHEMA)
                 atomic_write(shard_path(out, index), functools.partial(pq.write_table, shard))
                 written += 1
                 if args.stop_after_shards is not None and written >= args.stop_after_shards and index != pending[-1]:
@@ -356,18 +405,25 @@ def write_shards(plan: pa.Table, out: Path, backend: FoldingBackend, args: argpa
 
 
 def summarise(out: Path, metadata: dict, num_shards: int, args: argparse.Namespace) -> dict:
-    """Per-input and total counts of every step, with written/folded counted from the shards."""
+    """Per-input and total counts of every step, with written/folded/structure sources counted from the shards."""
     counts = metadata["counts"]
+    folded_source = folded_structure_source(args.folding)
+    structure_sources: dict[str, Counter] = {source: Counter() for source in counts}
     for stats in counts.values():
         stats["written"] = stats["folded"] = 0
     for index in range(num_shards):
-        shard = pq.read_table(shard_path(out, index), columns=["structure", "source"])
-        columns = (shard.column("structure").to_pylist(), shard.column("source").to_pylist())
-        for structure, source in zip(*columns, strict=True):
+        shard = pq.read_table(shard_path(out, index), columns=["structure_source", "source"])
+        columns = (shard.column("structure_source").to_pylist(), shard.column("source").to_pylist())
+        for structure_source, source in zip(*columns, strict=True):
             counts[source]["written"] += 1
-            counts[source]["folded"] += bool(structure)
+            counts[source]["folded"] += structure_source == folded_source
+            if structure_source:
+                structure_sources[source][structure_source] += 1
+    for source, stats in counts.items():
+        stats["structure_sources"] = dict(sorted(structure_sources[source].items()))
     total: dict = {key: sum(stats[key] for stats in counts.values()) for key in (*COUNT_KEYS, "written", "folded")}
     total["rejected"] = dict(sum((Counter(stats["rejected"]) for stats in counts.values()), Counter()))
+    total["structure_sources"] = dict(sorted(sum(structure_sources.values(), Counter()).items()))
     return {
         "sources": counts,
         "total": total,
@@ -376,6 +432,13 @@ def summarise(out: Path, metadata: dict, num_shards: int, args: argparse.Namespa
         "exclude_references": metadata["exclude_references"],
         "options": metadata["fingerprint"],
     }
+
+
+def summary_cell(stats: dict, key: str) -> int:
+    """One count of a summary row: rejections summed over reasons, consensus structures by source."""
+    if key == "rejected":
+        return sum(stats[key].values())
+    return stats["structure_sources"].get(key, 0) if key == CONSENSUS_SOURCE else stats[key]
 
 
 def print_summary(summary: dict) -> None:
@@ -391,17 +454,18 @@ def print_summary(summary: dict) -> None:
         "clustered_away",
         "written",
         "folded",
+        CONSENSUS_SOURCE,
     )
     print("| source | " + " | ".join(columns) + " |")
     print("|---" * (len(columns) + 1) + "|")
     for name, stats in [*summary["sources"].items(), ("total", summary["total"])]:
-        cells = [str(sum(stats[key].values()) if key == "rejected" else stats[key]) for key in columns]
+        cells = [str(summary_cell(stats, key)) for key in columns]
         print(f"| {name} | " + " | ".join(cells) + " |")
 
 
 def run(args: argparse.Namespace) -> int:
     """Build or resume the corpus in ``args.out``; return the exit code."""
-    for path in args.ncrna + args.other + args.exclude:
+    for path in args.ncrna_consensus + args.ncrna + args.other + args.exclude:
         if not os.path.isfile(path):
             raise ValueError(f"input file not found: {path}")
     out = Path(args.out)
@@ -425,6 +489,11 @@ def run(args: argparse.Namespace) -> int:
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--ncrna", nargs="+", default=[], metavar="PATH", help="ncRNA inputs (folded)")
+    parser.add_argument(
+        "--ncrna-consensus", nargs="+", default=[], metavar="PATH",
+        help="ncRNA Stockholm alignments (or tar archives of them, e.g. the Rfam seeds) whose members take their "
+        "family's SS_cons projected onto them instead of a prediction",
+    )
     parser.add_argument("--other", nargs="+", default=[], metavar="PATH", help="non-ncRNA inputs (not folded)")
     parser.add_argument("--out", required=True, help="output directory (resumed when it holds a plan)")
     parser.add_argument(
@@ -445,8 +514,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--stop-after-shards", type=int, default=None, metavar="N", help="stop after writing N shards (tests resuming)"
     )
     args = parser.parse_args(argv)
-    if not args.ncrna and not args.other:
-        parser.error("give at least one input with --ncrna or --other")
+    if not args.ncrna_consensus and not args.ncrna and not args.other:
+        parser.error("give at least one input with --ncrna-consensus, --ncrna or --other")
     for name in ("min_length", "max_length", "shard_size", "workers", "limit", "stop_after_shards"):
         value = getattr(args, name)
         if value is not None and value < 1:

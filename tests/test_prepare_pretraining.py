@@ -48,15 +48,17 @@ EXPECTED_COUNTS = {
     "ncrna.fa": {
         "is_ncrna": True, "read": 19, "sampled_out": 0, "rejected": {"empty": 1, "invalid_character": 2},
         "too_short": 1, "too_long": 0, "duplicates": 1, "excluded": 1, "clustered_away": 1, "planned": 12,
-        "written": 12, "folded": 12,
+        "written": 12, "folded": 12, "structure_sources": {"viennarna": 12},
     },
     "family.sto.gz": {
         "is_ncrna": True, "read": 3, "sampled_out": 0, "rejected": {}, "too_short": 0, "too_long": 0,
         "duplicates": 1, "excluded": 0, "clustered_away": 0, "planned": 2, "written": 2, "folded": 2,
+        "structure_sources": {"viennarna": 2},
     },
     "other.fa.gz": {
         "is_ncrna": False, "read": 9, "sampled_out": 0, "rejected": {}, "too_short": 0, "too_long": 1,
         "duplicates": 1, "excluded": 0, "clustered_away": 0, "planned": 7, "written": 7, "folded": 0,
+        "structure_sources": {},
     },
 }  # fmt: skip
 
@@ -113,6 +115,7 @@ def test_summary_counts_every_step_exactly(complete_run):
         counts = {key: value for key, value in summary["sources"][source].items() if key != "rejected_examples"}
         assert counts == expected, source
     assert summary["total"]["written"] == 21
+    assert summary["total"]["structure_sources"] == {"viennarna": 14}
     assert summary["total"]["rejected"] == {"empty": 1, "invalid_character": 2}
     assert summary["shards"] == 5
     assert summary["exclude_references"] == 3
@@ -130,6 +133,7 @@ def test_shards_load_with_datasets_and_hold_the_right_records(complete_run, tmp_
             "structure": datasets.Value("string"),
             "is_ncrna": datasets.Value("bool"),
             "source": datasets.Value("string"),
+            "structure_source": datasets.Value("string"),
         }
     )
     assert [len(pq.read_table(p)) for p in sorted((complete_run / "train").glob("*.parquet"))] == [5, 5, 5, 5, 1]
@@ -141,11 +145,11 @@ def test_shards_load_with_datasets_and_hold_the_right_records(complete_run, tmp_
     for row in dataset:
         assert set(row["sequence"]) <= set("ACGTN")
         if row["is_ncrna"]:
-            assert row["structure"] == backend.fold(row["sequence"])
+            assert row["structure"] == backend.fold(row["sequence"]) and row["structure_source"] == "viennarna"
             parse_dot_bracket(row["structure"])  # balanced
             assert len(row["structure"]) == len(row["sequence"])
         else:
-            assert row["structure"] == "" and row["source"] == "other.fa.gz"
+            assert row["structure"] == row["structure_source"] == "" and row["source"] == "other.fa.gz"
     by_id = {row["id"]: row for row in dataset}
     assert by_id["nc3"]["sequence"] == NC[3].replace("U", "T")  # lower case normalised
     assert by_id["iupac"]["sequence"][20:22] == "NN"
@@ -172,6 +176,55 @@ def test_interrupted_run_resumes_to_identical_records(corpus, complete_run, tmp_
     assert [p.stat().st_mtime_ns for p in done] == mtimes  # completed shards were not rewritten
     assert shard_rows(out) == shard_rows(complete_run)
     assert json.loads((out / "summary.json").read_text()) == json.loads((complete_run / "summary.json").read_text())
+
+
+def test_consensus_input_gives_members_their_projected_ss_cons(tmp_path):
+    # RF00001's SS_cons: a 4-pair stem (0-3 with 26-29) crossed by the letter pair (5, 32), a pseudoknot.
+    # "gap" has a gap in column 0, so (0, 29) is dropped and its positions shift by one; "wobble" closes
+    # the stem with G-U; "excluded" is a test sequence. RF00002 has no consensus pair, so its member
+    # is folded. The plain ncRNA FASTA repeats "kept": the consensus copy, read first, wins.
+    rng = random.Random(3)
+
+    def loop(length: int) -> str:
+        return "".join(rng.choice("ACGU") for _ in range(length))
+
+    ss_cons = "<<<<.A" + "." * 20 + ">>>>..a"
+    kept = "GGGGAG" + loop(20) + "CCCCAAC"
+    gap = "-GGGAG" + loop(20) + "CCCUAAC"
+    wobble = "GGGGAG" + loop(20) + "CCCUAAC"
+    excluded = "GCGCAA" + loop(27)
+    other = loop(40)
+    rows = {"kept": kept, "gap": gap, "wobble": wobble, "excluded": excluded}
+    stockholm = "# STOCKHOLM 1.0\n#=GF AC   RF00001\n" + "".join(f"{n} {r}\n" for n, r in rows.items())
+    stockholm += f"#=GC SS_cons {ss_cons}\n//\n# STOCKHOLM 1.0\n#=GF AC   RF00002\nplain {other}\n"
+    stockholm += f"#=GC SS_cons {'.' * len(other)}\n//\n"
+    (tmp_path / "seeds.sto").write_text(stockholm)
+    (tmp_path / "ncrna.fa").write_text(f">dup_of_kept\n{kept}\n>folded\n{loop(50)}\n")
+    (tmp_path / "test.fa").write_text(f">t\n{excluded}\n")
+    out = tmp_path / "out"
+    assert prepare.main([
+        "--ncrna-consensus", str(tmp_path / "seeds.sto"), "--ncrna", str(tmp_path / "ncrna.fa"),
+        "--exclude", str(tmp_path / "test.fa"), "--out", str(out), "--shard-size", "3",
+    ]) == 0
+    rows_by_id = {row["id"]: row for row in shard_rows(out)}
+    assert set(rows_by_id) == {"RF00001/kept", "RF00001/gap", "RF00001/wobble", "RF00002/plain", "folded"}
+    consensus = "((((.[" + "." * 20 + "))))..]"
+    assert rows_by_id["RF00001/kept"]["structure"] == consensus
+    assert rows_by_id["RF00001/kept"]["sequence"] == kept.replace("U", "T")
+    assert rows_by_id["RF00001/gap"]["structure"] == "(((.[" + "." * 20 + ")))...]"
+    assert rows_by_id["RF00001/wobble"]["structure"] == consensus
+    assert {i: r["structure_source"] for i, r in rows_by_id.items()} == {
+        "RF00001/kept": "rfam_ss_cons", "RF00001/gap": "rfam_ss_cons", "RF00001/wobble": "rfam_ss_cons",
+        "RF00002/plain": "viennarna", "folded": "viennarna",
+    }
+    backend = ViennaRNABackend()
+    assert rows_by_id["RF00002/plain"]["structure"] == backend.fold(rows_by_id["RF00002/plain"]["sequence"])
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["sources"]["seeds.sto"]["structure_sources"] == {"rfam_ss_cons": 3, "viennarna": 1}
+    assert summary["sources"]["seeds.sto"]["excluded"] == 1
+    assert summary["sources"]["ncrna.fa"]["duplicates"] == 1
+    assert summary["total"]["structure_sources"] == {"rfam_ss_cons": 3, "viennarna": 2}
+    assert summary["total"]["folded"] == 2
 
 
 def test_rerun_with_other_options_refuses_to_mix_corpora(corpus, complete_run, capsys):

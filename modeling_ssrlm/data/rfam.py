@@ -18,8 +18,8 @@ are pseudoknot pairs, and ``. , _ - : ~`` are unpaired. It is a structure over a
 kinds of drop. :func:`build_rfam_splits` then turns the members into the ``rfam_ss/train`` and
 ``rfam_ss/valid`` splits of :mod:`~modeling_ssrlm.data.ss_datasets`, filtering in this order:
 
-1. members of families whose ``SS_cons`` has no pair are dropped (339 Rfam 14.9 families, mostly
-   C/D-box snoRNAs: no structure annotated is not evidence of no structure, so an all-unpaired label
+1. members of families whose ``SS_cons`` has no pair are dropped (348 Rfam 14.9 families, many of
+   them C/D-box snoRNAs: no structure annotated is not evidence of no structure, so an all-unpaired label
    would be wrong), as are empty members (rows that are all gaps) and members longer than
    ``max_length`` nt (training cost grows with L², the pair map being L × L);
 2. identical sequences are collapsed, keeping the first in file order (families in accession
