@@ -482,3 +482,11 @@ def test_readme_python_example_runs_outside_the_repository(tmp_path):
     )
     assert result.returncode == 0, result.stderr
     assert len(result.stdout.strip()) == 26 and "LOAD REPORT" not in result.stderr
+
+
+def test_short_batches_run_on_one_thread_and_long_ones_on_torch_default():
+    from modeling_ssrlm import cli
+
+    default = cli._torch_default_threads()
+    assert cli._threads_for(cli.ONE_THREAD_BELOW - 1) == 1
+    assert cli._threads_for(cli.ONE_THREAD_BELOW) == default

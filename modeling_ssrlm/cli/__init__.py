@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import io
 import json
 import os
@@ -39,6 +40,8 @@ from ..io.sequences import record_file_name
 EXIT_OK, EXIT_ERROR, EXIT_INTERRUPTED = 0, 2, 130
 FORMATS = ("dbn", "bpseq", "ct", "json")
 DEFAULT_MAX_LENGTH = 4000
+#: Batches whose longest sequence is shorter than this run on one torch thread (see :func:`_threads_for`).
+ONE_THREAD_BELOW = 128
 _SEQUENCE_ARGUMENT = re.compile(r"^[ACGTUNRYSWKMBDHVacgtunryswkmbdhv]+$")
 
 
@@ -491,11 +494,31 @@ def command_predict(args: argparse.Namespace, console: Console) -> None:
     progress.close()
 
 
+def _threads_for(longest: int) -> int:
+    """Torch CPU threads for a batch: one below :data:`ONE_THREAD_BELOW` nt, else all of this process's.
+
+    On short inputs the work per operation is too small to share: a second thread only waits for the
+    first (``benchmarks/bench_cli_startup.py``: 1.1 CPU-s instead of 0.02 for an 11-nt sequence on a
+    busy 2-core machine).
+    """
+    return 1 if longest < ONE_THREAD_BELOW else _torch_default_threads()
+
+
+@functools.cache
+def _torch_default_threads() -> int:
+    """torch's own thread count (``OMP_NUM_THREADS`` or the cores), read before the CLI changes it."""
+    import torch
+
+    return torch.get_num_threads()
+
+
 def _predict_batch(model, batch: list[Record], batch_tokens: int) -> list:
     """:func:`predict_structures` for a batch of records; running out of memory is an :class:`InputError`
     (the pair map grows as length squared, so the remedy is smaller batches or shorter sequences)."""
     import torch
 
+    threads = _threads_for(max(len(record.sequence) for record in batch))  # reads torch's default first
+    torch.set_num_threads(threads)
     try:
         return predict_structures(model, [record.sequence for record in batch], batch_tokens)
     except (MemoryError, torch.cuda.OutOfMemoryError):
