@@ -59,7 +59,7 @@ from pathlib import Path
 import numpy as np
 
 from .secondary_structure import Pair, base_pair_type, pairs_to_matrix, parse_dot_bracket
-from .tokenization_ssrlm import to_rna
+from .tokenization_ssrlm import to_rna_letters
 
 __all__ = [
     "BPP_CUTOFF",
@@ -77,7 +77,6 @@ __all__ = [
     "energy_parameters",
     "mfe_dot_bracket",
     "soft_constraint_energies",
-    "to_vienna_alphabet",
     "validate_channels",
     "vienna_fold",
     "vienna_nested_pairs",
@@ -102,8 +101,6 @@ BPP_CUTOFF = 1e-5
 DECODERS = ("threshold", "vienna_mfe", "vienna_mea")
 SOFT_CONSTRAINT_TRANSFORMS = ("logodds", "probability")
 
-_NOT_ACGU = re.compile("[^ACGU]")
-_NOT_A_LETTER = re.compile("[^A-Za-z]")
 # Model details used only to evict ViennaRNA's cached parameter table (see the module docstring).
 _FLUSH_TEMPERATURE = -100.0
 # Probabilities are clipped to [_EPS, 1 - _EPS] before taking log-odds.
@@ -127,17 +124,6 @@ def _vienna():
 def vienna_version() -> str:
     """The installed ViennaRNA version (part of every cache key)."""
     return _vienna().__version__
-
-
-def to_vienna_alphabet(sequence: str) -> str:
-    """Upper case, ``T`` → ``U``, every letter other than ``ACGU`` → ``N`` (ViennaRNA never pairs ``N``).
-
-    Raises ``ValueError`` for a non-letter (a gap or digit would shift every pair index).
-    """
-    bad = _NOT_A_LETTER.search(sequence)
-    if bad is not None:
-        raise ValueError(f"invalid character {bad.group()!r} at position {bad.start()}: expected nucleotide letters")
-    return _NOT_ACGU.sub("N", to_rna(sequence))
 
 
 def validate_channels(channels: Iterable[str]) -> tuple[str, ...]:
@@ -198,7 +184,7 @@ def mfe_dot_bracket(sequence: str, temperature: float = TEMPERATURE) -> str:
 
     What corpus labelling and the 3D floor model fold with; ``temperature`` in °C.
     """
-    rna = to_vienna_alphabet(sequence)
+    rna = to_rna_letters(sequence)
     if not rna:
         return ""  # ViennaRNA cannot build a fold compound for an empty sequence
     RNA = _vienna()
@@ -217,9 +203,9 @@ def vienna_fold(
 
     ``kinds`` may hold ``"mfe"`` and ``"bpp"`` (the channel matrices) and ``"mea"`` (the pair list
     of the maximum-expected-accuracy structure for ``mea_gamma``, used by the benchmark). The
-    sequence must be non-empty; it is converted with :func:`to_vienna_alphabet`.
+    sequence must be non-empty; it is converted with :func:`to_rna_letters`.
     """
-    rna = to_vienna_alphabet(sequence)
+    rna = to_rna_letters(sequence)
     if not rna:
         raise ValueError("cannot fold an empty sequence")
     kinds = set(kinds)
@@ -253,7 +239,7 @@ def compute_prior_channels(sequence: str, channels: Sequence[str]) -> np.ndarray
     ``(K, 0, 0)`` array. Deterministic, and ViennaRNA's default parameters are loaded on return.
     """
     channels = validate_channels(channels)
-    rna = to_vienna_alphabet(sequence)
+    rna = to_rna_letters(sequence)
     if not rna or not channels:
         return np.zeros((len(channels), len(rna), len(rna)), dtype=np.float32)
     kinds_by_set: dict[str, set[str]] = {}
@@ -336,7 +322,7 @@ def _cached_prior_channels(sequence: str, channels: tuple[str, ...], cache: Prio
     """:func:`compute_prior_channels` through ``cache``: read what is there, compute and store the rest."""
     if cache is None:
         return compute_prior_channels(sequence, channels)
-    rna = to_vienna_alphabet(sequence)
+    rna = to_rna_letters(sequence)
     if not channels:
         return np.zeros((0, len(rna), len(rna)), dtype=np.float32)
     found = {channel: cache.load(rna, channel) for channel in channels}
@@ -473,7 +459,7 @@ def vienna_nested_pairs(
     """
     if method not in ("mfe", "mea"):
         raise ValueError(f"method must be 'mfe' or 'mea', got {method!r}")
-    rna = to_vienna_alphabet(sequence)
+    rna = to_rna_letters(sequence)
     probabilities = np.asarray(probabilities, dtype=np.float64)
     if probabilities.shape != (len(rna), len(rna)) or not np.all(np.isfinite(probabilities)):
         raise ValueError(
@@ -511,5 +497,5 @@ def decode_with_vienna(
     """
     if nested is None:
         nested = vienna_nested_pairs(probabilities, sequence, method, min_loop_length, transform, scale, gamma)
-    rna = to_vienna_alphabet(sequence)
+    rna = to_rna_letters(sequence)
     return add_confident_pairs(nested, probabilities, rna, threshold, canonical_only, min_loop_length, crossing_only)

@@ -36,13 +36,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..io.sequences import record_file_name
+from ..tokenization_ssrlm import IUPAC_AMBIGUITY_CODES, NUCLEOTIDES
 
 EXIT_OK, EXIT_ERROR, EXIT_INTERRUPTED = 0, 2, 130
 FORMATS = ("dbn", "bpseq", "ct", "json")
 DEFAULT_MAX_LENGTH = 4000
 #: Batches whose longest sequence is shorter than this run on one torch thread (see :func:`_threads_for`).
 ONE_THREAD_BELOW = 128
-_SEQUENCE_ARGUMENT = re.compile(r"^[ACGTUNRYSWKMBDHVacgtunryswkmbdhv]+$")
+_SEQUENCE_ARGUMENT = re.compile(f"^[{NUCLEOTIDES}U{IUPAC_AMBIGUITY_CODES}]+$", re.IGNORECASE)
 
 
 def default_model_dir() -> Path:

@@ -73,6 +73,7 @@ import pyarrow.parquet as pq
 
 from ..io.sequences import SequenceFormatError, read_dbn
 from ..secondary_structure import StructureError, parse_dot_bracket, read_ct, validate_pairs
+from ..tokenization_ssrlm import to_rna_letters
 
 if TYPE_CHECKING:
     import datasets
@@ -162,19 +163,17 @@ class SplitBuild:
 
 # --------------------------------------------------------------------------- sequences and pairs
 
-_T_TO_U = str.maketrans("T", "U")
-_NOT_RNA = re.compile("[^ACGU]")
 
 
 def to_rna_alphabet(sequence: str) -> str:
-    """Upper-case ``sequence``, read ``T`` as ``U`` and store every other non-ACGU letter as ``N``.
+    """:func:`~modeling_ssrlm.tokenization_ssrlm.to_rna_letters` (upper case, ``T`` → ``U``, other letters → ``N``).
 
-    Raises :class:`SSDataError` naming the first non-letter character and its 0-based position.
+    Raises :class:`SSDataError` naming the first non-letter character, its 0-based position and the sequence.
     """
-    for position, char in enumerate(sequence):
-        if not char.isascii() or not char.isalpha():
-            raise SSDataError(f"invalid character {char!r} at position {position} of sequence {sequence[:30]!r}")
-    return _NOT_RNA.sub("N", sequence.upper().translate(_T_TO_U))
+    try:
+        return to_rna_letters(sequence)
+    except ValueError as error:
+        raise SSDataError(f"{error} of sequence {sequence[:30]!r}") from None
 
 
 @contextlib.contextmanager

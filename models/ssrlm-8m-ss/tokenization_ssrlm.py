@@ -30,6 +30,8 @@ VOCAB: dict[str, int] = {token: index for index, token in enumerate(SPECIAL_TOKE
 _TRANSLATION = str.maketrans({"U": "T", **{code: "N" for code in IUPAC_AMBIGUITY_CODES}})
 _INVALID = re.compile(f"[^{NUCLEOTIDES}U{IUPAC_AMBIGUITY_CODES}]")
 _WHITESPACE = re.compile(r"\s+")
+_NOT_A_LETTER = re.compile("[^A-Za-z]")
+_NOT_RNA_LETTER = re.compile("[^ACGU]")
 
 
 def to_rna(sequence: str) -> str:
@@ -38,6 +40,20 @@ def to_rna(sequence: str) -> str:
     Spelling only, no validation: modified-base letters of structure files pass through unchanged.
     """
     return sequence.upper().replace("T", "U")
+
+
+def to_rna_letters(sequence: str) -> str:
+    """``sequence`` over ``A C G U N``: upper case, ``T`` → ``U``, every other letter → ``N``.
+
+    The alphabet of structure data and of ViennaRNA (which never pairs ``N``): IUPAC codes and
+    modified-base letters (``P``, ``I``, ``X`` …) keep their position but not their identity. Raises
+    ``ValueError`` naming the first non-letter and its position (a gap or digit would shift every
+    pair index).
+    """
+    bad = _NOT_A_LETTER.search(sequence)
+    if bad is not None:
+        raise ValueError(f"invalid character {bad.group()!r} at position {bad.start()}: expected nucleotide letters")
+    return _NOT_RNA_LETTER.sub("N", to_rna(sequence))
 
 
 def normalize_sequence(sequence: str, tokens: Iterable[str] = ()) -> str:
@@ -196,4 +212,4 @@ def _normalize_input(text, tokens: Iterable[str]):
     return normalized
 
 
-__all__ = ["SSRLMTokenizer", "normalize_sequence", "to_rna", "VOCAB"]
+__all__ = ["SSRLMTokenizer", "normalize_sequence", "to_rna", "to_rna_letters", "VOCAB"]
