@@ -301,14 +301,21 @@ def _write_embeddings(out: Path, ids, sequences, pooled, per_token) -> None:
 
 def command_fold3d(args: argparse.Namespace) -> None:
     from ..fold3d import SSRLMForStructurePrediction
-    from ..fold3d.inference import write_predicted_structures
+    from ..fold3d.inference import default_model_dir, write_predicted_structures
 
-    if args.model is None or not (args.model / "config.json").is_file():
-        raise InputError("pass --model DIR: a folder trained with `fold3d.py train` (no 3D model is shipped)")
-    model = SSRLMForStructurePrediction.from_pretrained(args.model).to(_device(args.device))
+    model_dir = args.model if args.model is not None else default_model_dir()
+    if model_dir is not None and not (model_dir / "config.json").is_file():
+        raise InputError(f"--model {model_dir}: no config.json there (a folder written by `fold3d.py train`)")
+    if model_dir is None and args.mode != "floor":
+        raise InputError("no 3D model found: pass --model DIR (a folder from `fold3d.py train`), set "
+                         "SSRLM_FOLD3D_MODEL, or use --mode floor (the A-form floor needs no weights)")
+    model = None
+    if model_dir is not None:
+        model = SSRLMForStructurePrediction.from_pretrained(model_dir).to(_device(args.device))
+    mode = args.mode or model.config.default_mode
     progress = _progress(True)
     records = ((record.id, record.sequence) for record in read_records(args.inputs, args.max_length))
-    for identifier, path, plddt in write_predicted_structures(model, records, args.out):
+    for identifier, path, plddt in write_predicted_structures(model, records, args.out, mode):
         print(f"{identifier}\tmean pLDDT {100 * plddt:.1f}\t{path}")
         progress.update(1)
     progress.close()
@@ -341,6 +348,9 @@ def build_parser() -> argparse.ArgumentParser:
     common(fold3d)
     fold3d.set_defaults(model=None)
     fold3d.add_argument("--out", type=Path, required=True, help="folder for one PDB file per record")
+    fold3d.add_argument("--mode", choices=("network", "floor"), default=None,
+                        help="network: the structure module's output; floor: the A-form floor on the 2D it starts "
+                             "from (default: the model's default_mode)")
     fold3d.set_defaults(handler=command_fold3d)
     return parser
 
