@@ -53,6 +53,7 @@ def test_train_predict_evaluate_export_and_cli(data, tmp_path, capsys):
     assert [entry["step"] for entry in summary["validation"]] == [0, 1, 2]
     assert summary["validation"][0]["network_lddt"] == summary["validation"][0]["floor_lddt"]  # identity at init
     assert summary["chosen_step"] in (0, 1, 2) and summary["command"].startswith("python fold3d.py train")
+    assert (model_dir / "last" / "model.safetensors").is_file()
     assert any(tmp_path.joinpath("cache").glob("*.npz"))
 
     fasta = str(data / "test.fasta")

@@ -87,7 +87,7 @@ def model_card(config, recipe: dict | None, evaluation: dict | None) -> str:
             f"- steps: {settings.get('max_steps')} × batch {settings.get('batch_size')}, crops of "
             f"{settings.get('crop_length')} nt, learning rate {settings.get('learning_rate')}, FAPE clamp "
             f"{settings.get('fape_clamp')} Å, smooth-lDDT weight {settings.get('smooth_lddt_weight')}",
-            f"- weights of step {recipe.get('chosen_step')} (best validation C4' lDDT)",
+            f"- weights: {recipe.get('weights')}",
             f"- trainable parameters: {recipe.get('trainable_parameters'):,}",
             f"- wall time: {recipe.get('wall_time_s')} s on {recipe.get('threads')} CPU thread(s)",
             f"- command: `{recipe.get('command')}`",
@@ -115,10 +115,14 @@ def export_model(model_dir: Path, out: Path, evaluation: Path | None = None, def
     out.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(out)
     recipe = None
-    summary_path = Path(model_dir) / "training_summary.json"
+    model_dir = Path(model_dir)
+    is_last = model_dir.name == "last" and not (model_dir / "training_summary.json").is_file()
+    summary_path = (model_dir.parent if is_last else model_dir) / "training_summary.json"
     if summary_path.is_file():
         summary = json.loads(summary_path.read_text())
         recipe = {key: summary[key] for key in RECIPE_KEYS if key in summary}
+        recipe["weights"] = ("after the last step" if is_last
+                             else f"of step {summary.get('chosen_step')} (best validation C4' lDDT)")
         (out / "recipe.json").write_text(json.dumps(recipe, indent=2) + "\n")
     evaluation_data = None
     if evaluation is not None:

@@ -10,6 +10,8 @@ randomly initialised preset, or none); :func:`train_structure_model` fits it on 
   chains, next to the floor's (the network's start); the weights of the best validation lDDT are
   kept (the untrained model, which outputs the floor, counts as step 0), so a run that never beats
   the floor on validation saves a model that outputs the floor;
+* the weights after the last step are saved too, in ``last/`` (their pLDDT heads are trained even
+  when the best validation lDDT is the untrained floor);
 * a ``training_summary.json`` next to the weights records the settings, the validation curve,
   the chosen step and the wall time.
 """
@@ -102,10 +104,10 @@ def build_model(settings: TrainSettings) -> SSRLMForStructurePrediction:
 
 @torch.no_grad()
 def validation_scores(model: SSRLMForStructurePrediction, chains, features) -> dict[str, float]:
-    """Mean C4' lDDT of network and floor on whole chains, and Pearson r of mean pLDDT vs lDDT."""
+    """Mean C4' lDDT of network and floor on whole chains, and Pearson r of mean pLDDT vs lDDT (each head)."""
     was_training = model.training
     model.eval()
-    network, floor, plddt = [], [], []
+    network, floor, plddt, floor_plddt = [], [], [], []
     for chain, feature in zip(chains, features):
         output = model(**{k: v.to(model.device) for k, v in features_batch([feature]).items()})
         reference, mask = chain.atom(_C4)
@@ -114,13 +116,15 @@ def validation_scores(model: SSRLMForStructurePrediction, chains, features) -> d
         plddt.append(float(output.plddt[0].mean()))
         if output.floor_positions is not None:
             floor.append(lddt(output.floor_positions[0, :, _C4_SLOT].float().cpu().numpy(), reference, mask))
+            floor_plddt.append(float(output.floor_plddt[0].mean()))
     model.train(was_training)
     scores = {"network_lddt": float(np.mean(network))}
     if floor:
         scores["floor_lddt"] = float(np.mean(floor))
         scores["improved_fraction"] = float(np.mean(np.array(network) > np.array(floor)))
-    if len(network) > 2 and np.ptp(plddt) > 0 and np.ptp(network) > 0:
-        scores["pearson_r"] = float(np.corrcoef(plddt, network)[0, 1])
+    for name, x, y in (("pearson_r", plddt, network), ("floor_pearson_r", floor_plddt, floor)):
+        if len(y) > 2 and np.ptp(x) > 0 and np.ptp(y) > 0:
+            scores[name] = float(np.corrcoef(x, y)[0, 1])
     return scores
 
 
@@ -182,6 +186,7 @@ def train_structure_model(data_dir: Path, output_dir: Path, settings: TrainSetti
     result = trainer.train()
     if not curve or curve[-1]["step"] != settings.max_steps:
         validate(settings.max_steps)
+    model.save_pretrained(output_dir / "last")
     if valid_chains and valid_features is not None:
         model.load_state_dict(best["state"])
     model.save_pretrained(output_dir)
