@@ -92,6 +92,18 @@ def model_card(config, recipe: dict | None, evaluation: dict | None) -> str:
             f"- wall time: {recipe.get('wall_time_s')} s on {recipe.get('threads')} CPU thread(s)",
             f"- command: `{recipe.get('command')}`",
         ]
+        curve = recipe.get("validation") or []
+        if curve and "floor_lddt" in curve[0]:
+            best = max(curve, key=lambda entry: entry["network_lddt"])
+            lines += [
+                "",
+                f"Validation ({recipe.get('valid_chains')} chains, C4' lDDT): floor {curve[0]['floor_lddt']:.3f}; "
+                f"network {curve[-1]['network_lddt']:.3f} after the last step, at best {best['network_lddt']:.3f} "
+                f"(step {best['step']}).",
+            ]
+    if config.default_mode == "floor":
+        lines += ["", "The network did not beat the floor on validation, so `ssrlm fold3d` writes the floor by "
+                      "default (with the floor pLDDT head); `--mode network` gives the network's output."]
     if evaluation:
         lines += ["", "## Evaluation", "", *_evaluation_table(evaluation)]
         if evaluation.get("command"):
