@@ -292,3 +292,18 @@ def test_dataset_crops_features_with_the_coordinates():
     assert batch["floor_rotations"].shape == (2, 10, 3, 3) and batch["coords"].shape == (2, 10, len(ATOM_NAMES), 3)
     with pytest.raises(ValueError, match="another sequence"):
         StructureDataset([chain], [features.crop(0, 5)])
+
+
+def test_pair_model_source_plugs_in(tmp_path):
+    from modeling_ssrlm.modeling_ssrlm_pair import SSRLMForPairPrediction
+
+    config = SSRLMConfig(hidden_size=16, num_hidden_layers=1, num_attention_heads=2, intermediate_size=32)
+    SSRLMForPairPrediction(config).save_pretrained(tmp_path / "pair")
+    source = get_source(f"pair-model:{tmp_path / 'pair'}")
+    assert source.name == f"pair-model:{tmp_path / 'pair'}"
+    structure = source(HAIRPINS)
+    assert structure.probabilities.shape == (len(HAIRPINS), len(HAIRPINS))
+    partners = [residue for pair in structure.pairs for residue in pair]
+    assert len(partners) == len(set(partners))
+    features = compute_features(HAIRPINS, source, 5)
+    assert features.floor_translations.shape == (len(HAIRPINS), 3)

@@ -129,7 +129,15 @@ class PairModelSource:
 
     def __call__(self, sequence: str) -> SecondaryStructure:
         [prediction] = self.model.predict([sequence])
-        return SecondaryStructure(prediction.probabilities, [tuple(p) for p in prediction.pairs])
+        probabilities = np.asarray(prediction.probabilities, dtype=np.float32)
+        # the floor needs one partner per residue: keep the most probable pair where two share a base
+        ranked = sorted((tuple(sorted(map(int, p))) for p in prediction.pairs), key=lambda p: -probabilities[p])
+        pairs, used = [], set()
+        for i, j in ranked:
+            if i not in used and j not in used:
+                pairs.append((i, j))
+                used.update((i, j))
+        return SecondaryStructure(probabilities, pairs)
 
     def __repr__(self) -> str:
         return f"PairModelSource({self.folder!r})"
