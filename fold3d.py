@@ -1,121 +1,96 @@
 #!/usr/bin/env python
-"""Train, run and evaluate the SSR-LM tertiary-structure model (METHOD.md §4).
+"""Train, run, evaluate and export the SSR-LM tertiary-structure model (METHOD.md §4).
 
-Subcommands:
+Subcommands (the logic lives in ``modeling_ssrlm.fold3d``: ``training``, ``inference``,
+``evaluation``, ``export``):
 
-* ``train``: fit :class:`SSRLMForStructurePrediction` (frozen SSR-LM encoder) on the chain sets
-  written by ``data_scripts/build_3d_dataset.py`` with the Hugging Face ``Trainer``; the model is
-  saved with ``save_pretrained`` (safetensors) in ``--output-dir``.
-* ``predict``: one PDB file per FASTA record, per-residue pLDDT (0-100) in the B-factor column.
-* ``evaluate``: C4' lDDT of predicted PDB files against the reference chains, mean lDDT, Pearson r
-  between mean pLDDT and lDDT, and the same lDDT for a floor model (ideal A-form helices from the
-  ViennaRNA MFE structure, see ``geometry.secondary_structure_baseline``); markdown + JSON.
+* ``train``: fit :class:`SSRLMForStructurePrediction` on the chain sets written by
+  ``data_scripts/build_3d_dataset.py``. The structure module starts from the A-form floor built
+  on the 2D of ``--source`` and learns updates to it; the weights of the best validation lDDT are
+  saved (safetensors) in ``--output-dir`` with ``training_summary.json``.
+* ``predict``: one PDB file per FASTA record, per-residue pLDDT (0-100) in the B-factor column;
+  ``--mode network`` (default) or ``--mode floor`` (the floor the network starts from; no model
+  needed, B-factors then 0).
+* ``evaluate``: C4' lDDT, RMSD and TM-score (biotite) of predicted PDB files against the
+  reference chains for the network, the floor and the C4' distance-geometry floor of issue 5;
+  per-target differences, fraction improved, Pearson r of pLDDT vs lDDT; markdown + JSON.
+* ``export``: copy a trained model into a released folder with its recipe, evaluation and card.
 
 Example::
 
-    python fold3d.py train --data runs/rna3d --output-dir runs/fold3d --encoder ssrlm-8m --max-steps 300
-    python fold3d.py predict --model runs/fold3d --fasta runs/rna3d/test.fasta --out runs/fold3d/pred
-    python fold3d.py evaluate --predictions runs/fold3d/pred --chains runs/rna3d/test.npz --out runs/fold3d/eval
+    python fold3d.py train --data runs/rna3d --output-dir runs/fold3d/model --max-steps 600
+    python fold3d.py predict --model runs/fold3d/model --fasta runs/rna3d/test.fasta --out runs/fold3d/network
+    python fold3d.py predict --model runs/fold3d/model --mode floor --fasta runs/rna3d/test.fasta --out runs/fold3d/floor
+    python fold3d.py evaluate --predictions runs/fold3d/network --floor-predictions runs/fold3d/floor \\
+        --chains runs/rna3d/test.npz --out runs/fold3d/evaluation
 """
 
 from __future__ import annotations
 
 import argparse
-import json
+import shlex
 import sys
 from pathlib import Path
 
-import numpy as np
 
 
 def _add_train_arguments(parser: argparse.ArgumentParser) -> None:
+    from modeling_ssrlm.fold3d.training import TrainSettings
+
+    d = TrainSettings()
     parser.add_argument("--data", type=Path, required=True, help="folder with train.npz and valid.npz")
     parser.add_argument("--output-dir", type=Path, required=True)
-    parser.add_argument("--encoder", default="ssrlm-8m",
-                        help="folder of a pre-trained SSR-LM (save_pretrained) or a preset name for a randomly "
-                             "initialised encoder (default: %(default)s)")
-    parser.add_argument("--max-steps", type=int, default=300)
-    parser.add_argument("--batch-size", type=int, default=2)
-    parser.add_argument("--learning-rate", type=float, default=1e-3)
-    parser.add_argument("--warmup-steps", type=int, default=20)
-    parser.add_argument("--crop-length", type=int, default=96, help="training crop in nucleotides")
-    parser.add_argument("--single-dim", type=int, default=64)
-    parser.add_argument("--pair-dim", type=int, default=32)
-    parser.add_argument("--trunk-blocks", type=int, default=2)
-    parser.add_argument("--structure-iterations", type=int, default=4)
-    parser.add_argument("--recycles", type=int, default=0)
+    parser.add_argument("--encoder", default="none",
+                        help="folder of a pre-trained SSR-LM (frozen), a preset name for a random frozen encoder, "
+                             "or 'none' for an encoder-free model (default: %(default)s)")
+    parser.add_argument("--max-steps", type=int, default=d.max_steps)
+    parser.add_argument("--batch-size", type=int, default=d.batch_size)
+    parser.add_argument("--learning-rate", type=float, default=d.learning_rate)
+    parser.add_argument("--warmup-steps", type=int, default=d.warmup_steps)
+    parser.add_argument("--crop-length", type=int, default=d.crop_length, help="training crop in nucleotides")
+    parser.add_argument("--single-dim", type=int, default=d.single_dim)
+    parser.add_argument("--pair-dim", type=int, default=d.pair_dim)
+    parser.add_argument("--trunk-blocks", type=int, default=d.trunk_blocks)
+    parser.add_argument("--structure-iterations", type=int, default=d.structure_iterations)
+    parser.add_argument("--recycles", type=int, default=d.recycles)
     parser.add_argument("--attention-maps", action="store_true", help="feed encoder attention maps into the pair")
-    parser.add_argument("--fape-clamp", type=float, default=30.0,
-                        help="FAPE clamp in Å (default: %(default)s; AlphaFold's 10 Å leaves a small model "
-                             "collapsed at the origin on this little data)")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--logging-steps", type=int, default=10)
-
-
-def build_model(args: argparse.Namespace):
-    """A fresh structure model whose encoder is loaded from ``args.encoder`` (folder) or a preset."""
-    from modeling_ssrlm.configuration_ssrlm import PRESETS, SSRLMConfig
-    from modeling_ssrlm.fold3d import SSRLMForStructurePrediction, SSRLMStructureConfig
-    from modeling_ssrlm.modeling_ssrlm import SSRLMModel
-
-    encoder_path = Path(args.encoder)
-    if encoder_path.is_dir():
-        encoder = SSRLMModel.from_pretrained(encoder_path)
-        encoder_config = encoder.config
-    elif args.encoder in PRESETS:
-        encoder, encoder_config = None, SSRLMConfig.from_preset(args.encoder)
-    else:
-        raise ValueError(f"--encoder {args.encoder!r} is neither a folder nor one of the presets {sorted(PRESETS)}")
-    config = SSRLMStructureConfig(
-        encoder_config=encoder_config.to_dict(), single_dim=args.single_dim, pair_dim=args.pair_dim,
-        num_trunk_blocks=args.trunk_blocks, num_structure_iterations=args.structure_iterations,
-        num_recycles=args.recycles, use_attention_maps=args.attention_maps, fape_clamp=args.fape_clamp,
-    )
-    model = SSRLMForStructurePrediction(config)
-    if encoder is not None:
-        model.model.load_state_dict(encoder.state_dict())
-    return model
+    parser.add_argument("--no-secondary-structure", action="store_true", help="leave out the 2D channels")
+    parser.add_argument("--from-identity", action="store_true",
+                        help="start the structure module from identity frames instead of the floor (issue 5 model)")
+    parser.add_argument("--no-floor-distances", action="store_true", help="leave out the floor distance channels")
+    parser.add_argument("--source", default=d.source,
+                        help="2D source: 'viennarna' or 'pair-model:<folder>' (default: %(default)s)")
+    parser.add_argument("--floor-steps", type=int, default=d.floor_steps)
+    parser.add_argument("--fape-clamp", type=float, default=d.fape_clamp, help="FAPE clamp in Å (default: %(default)s)")
+    parser.add_argument("--smooth-lddt-weight", type=float, default=d.smooth_lddt_weight)
+    parser.add_argument("--position-scale", type=float, default=d.position_scale,
+                        help="Å per unit of the predicted translation update (default: %(default)s)")
+    parser.add_argument("--eval-steps", type=int, default=d.eval_steps,
+                        help="validate (C4' lDDT on whole valid chains) every this many steps")
+    parser.add_argument("--feature-cache", default=None, help="folder caching 2D + floor (default: DATA/features)")
+    parser.add_argument("--seed", type=int, default=d.seed)
+    parser.add_argument("--logging-steps", type=int, default=d.logging_steps)
 
 
 def run_train(args: argparse.Namespace) -> int:
-    """Train with the Hugging Face Trainer and save the model with ``save_pretrained``."""
-    from transformers import Trainer, TrainingArguments, set_seed
+    from modeling_ssrlm.fold3d.training import TrainSettings, train_structure_model
 
-    from modeling_ssrlm.fold3d.data import StructureDataset, collate_structures, load_chains
-
-    set_seed(args.seed)
-    model = build_model(args)
-    train_chains = load_chains(args.data / "train.npz")
-    valid_path = args.data / "valid.npz"
-    valid_chains = load_chains(valid_path) if valid_path.is_file() else []
-    if not train_chains:
-        raise ValueError(f"{args.data / 'train.npz'} holds no chain")
-    training_args = TrainingArguments(
-        output_dir=str(args.output_dir), max_steps=args.max_steps, per_device_train_batch_size=args.batch_size,
-        per_device_eval_batch_size=1, learning_rate=args.learning_rate, warmup_steps=args.warmup_steps,
-        lr_scheduler_type="cosine", weight_decay=0.01, max_grad_norm=1.0, logging_steps=args.logging_steps,
-        eval_strategy="no", save_strategy="no", report_to=[], remove_unused_columns=False,
-        label_names=["coords", "atom_mask"], use_cpu=True, dataloader_num_workers=0, seed=args.seed,
-        disable_tqdm=True,
+    settings = TrainSettings(
+        encoder=args.encoder, max_steps=args.max_steps, batch_size=args.batch_size,
+        learning_rate=args.learning_rate, warmup_steps=args.warmup_steps, crop_length=args.crop_length,
+        single_dim=args.single_dim, pair_dim=args.pair_dim, trunk_blocks=args.trunk_blocks,
+        structure_iterations=args.structure_iterations, recycles=args.recycles, attention_maps=args.attention_maps,
+        secondary_structure=not args.no_secondary_structure, start_from_floor=not args.from_identity,
+        floor_distances=not args.no_floor_distances, source=args.source, floor_steps=args.floor_steps,
+        fape_clamp=args.fape_clamp, smooth_lddt_weight=args.smooth_lddt_weight, position_scale=args.position_scale,
+        eval_steps=args.eval_steps, seed=args.seed, logging_steps=args.logging_steps,
+        feature_cache=args.feature_cache,
     )
-    trainer = Trainer(
-        model=model, args=training_args,
-        train_dataset=StructureDataset(train_chains, crop_length=args.crop_length, seed=args.seed),
-        eval_dataset=StructureDataset(valid_chains) if valid_chains else None,
-        data_collator=collate_structures,
-    )
-    trainer.train()
-    if valid_chains:
-        metrics = trainer.evaluate()
-        print(f"validation loss {metrics['eval_loss']:.4f} on {len(valid_chains)} chains")
-    trainer.save_model(str(args.output_dir))
-    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
-    print(f"saved to {args.output_dir} ({trainable:,} trainable parameters, encoder frozen)")
+    train_structure_model(args.data, args.output_dir, settings, command=args.command_line)
     return 0
 
 
 def run_predict(args: argparse.Namespace) -> int:
-    """Predict every FASTA record; write ``<id>.pdb`` with pLDDT in the B-factor column."""
     from modeling_ssrlm.fold3d import SSRLMForStructurePrediction
     from modeling_ssrlm.fold3d.inference import write_predicted_structures
     from modeling_ssrlm.io.sequences import read_fasta
@@ -127,82 +102,29 @@ def run_predict(args: argparse.Namespace) -> int:
         if not sequence:
             raise ValueError(f"FASTA record {record.id!r} has an empty sequence")
         records.append((record.id, sequence))
-    model = SSRLMForStructurePrediction.from_pretrained(args.model)
-    for name, path, plddt in write_predicted_structures(model, records, args.out):
+    model = None if args.model is None else SSRLMForStructurePrediction.from_pretrained(args.model)
+    for name, path, plddt in write_predicted_structures(model, records, args.out, args.mode, args.source):
         print(f"{name}\tmean pLDDT {100 * plddt:.1f}\t{path}")
     return 0
 
 
-def baseline_c4(sequence: str) -> np.ndarray:
-    """C4' coordinates of the floor model: A-form helices from the ViennaRNA MFE structure."""
-    import RNA
-
-    from modeling_ssrlm.fold3d.geometry import secondary_structure_baseline
-
-    structure, _ = RNA.fold(sequence.replace("N", "A"))
-    table = RNA.ptable(structure)
-    pairs = [(i - 1, table[i] - 1) for i in range(1, len(table)) if table[i] > i]
-    return secondary_structure_baseline(sequence, pairs)
-
-
 def run_evaluate(args: argparse.Namespace) -> int:
-    """Score predicted PDB files against reference chains; write ``evaluation.md`` and ``.json``."""
-    from scipy.stats import pearsonr
-
     from modeling_ssrlm.fold3d.data import load_chains
-    from modeling_ssrlm.fold3d.lddt import lddt
-    from modeling_ssrlm.fold3d.pdb_io import read_plddt, read_rna_chains, read_structure_text
-    from modeling_ssrlm.io.sequences import record_file_name
+    from modeling_ssrlm.fold3d.evaluation import evaluate_structures, write_report
 
-    references = load_chains(args.chains)
-    rows = []
-    for reference in references:
-        path = args.predictions / f"{record_file_name(reference.name)}.pdb"
-        if not path.is_file():
-            raise FileNotFoundError(f"no prediction for {reference.name}: expected {path}")
-        predicted = read_rna_chains(read_structure_text(path), path.name)
-        if len(predicted) != 1 or predicted[0].sequence != reference.sequence:
-            raise ValueError(f"{path}: expected one chain with the reference sequence of {reference.name}")
-        ref_c4, ref_mask = reference.atom("C4'")
-        pred_c4, _ = predicted[0].atom("C4'")
-        rows.append({
-            "target": reference.name,
-            "length": len(reference.sequence),
-            "lddt": lddt(pred_c4, ref_c4, ref_mask),
-            "mean_plddt": float(np.mean(read_plddt(path))),
-            "baseline_lddt": lddt(baseline_c4(reference.sequence), ref_c4, ref_mask),
-        })
-    model_lddt = np.array([r["lddt"] for r in rows])
-    plddt = np.array([r["mean_plddt"] for r in rows])
-    baseline = np.array([r["baseline_lddt"] for r in rows])
-    correlation = float(pearsonr(plddt, model_lddt).statistic) if len(rows) > 2 and np.ptp(plddt) > 0 else float("nan")
-    summary = {
-        "targets": len(rows),
-        "lddt_atom": "C4'",
-        "lddt_cutoff": 15.0,
-        "lddt_thresholds": [0.5, 1.0, 2.0, 4.0],
-        "mean_lddt": float(model_lddt.mean()),
-        "baseline_mean_lddt": float(baseline.mean()),
-        "pearson_r_plddt_lddt": correlation,
-        "per_target": rows,
-    }
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "evaluation.json").write_text(json.dumps(summary, indent=2) + "\n")
-    lines = [
-        f"# Tertiary structure evaluation ({len(rows)} targets, C4' lDDT, radius 15 Å, thresholds 0.5/1/2/4 Å)",
-        "",
-        "| model | mean lDDT | Pearson r (mean pLDDT vs lDDT) |",
-        "|---|---|---|",
-        f"| SSR-LM structure model | {summary['mean_lddt']:.3f} | {correlation:.3f} |",
-        f"| baseline: A-form helices from ViennaRNA MFE | {summary['baseline_mean_lddt']:.3f} | – |",
-        "",
-        "| target | length | lDDT | mean pLDDT | baseline lDDT |",
-        "|---|---|---|---|---|",
-        *(f"| {r['target']} | {r['length']} | {r['lddt']:.3f} | {r['mean_plddt']:.3f} | {r['baseline_lddt']:.3f} |"
-          for r in rows),
-    ]
-    (args.out / "evaluation.md").write_text("\n".join(lines) + "\n")
-    print("\n".join(lines[:6]))
+    summary = evaluate_structures(load_chains(args.chains), args.predictions, args.floor_predictions,
+                                  args.source, args.floor_steps)
+    summary["command"] = args.command_line
+    lines = write_report(summary, args.out)
+    print("\n".join(lines[:10]))
+    return 0
+
+
+def run_export(args: argparse.Namespace) -> int:
+    from modeling_ssrlm.fold3d.export import export_model
+
+    export_model(args.model, args.out, evaluation=args.evaluation, default_mode=args.default_mode)
+    print(f"wrote {args.out}")
     return 0
 
 
@@ -215,14 +137,28 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     train = commands.add_parser("train", help="train a structure model")
     _add_train_arguments(train)
     predict = commands.add_parser("predict", help="write one PDB per FASTA record")
-    predict.add_argument("--model", type=Path, required=True, help="folder written by train")
+    predict.add_argument("--model", type=Path, default=None, help="folder written by train (optional for --mode floor)")
+    predict.add_argument("--mode", choices=("network", "floor"), default="network")
+    predict.add_argument("--source", default=None, help="2D source (default: the model's, else viennarna)")
     predict.add_argument("--fasta", type=Path, required=True)
     predict.add_argument("--out", type=Path, required=True)
-    evaluate = commands.add_parser("evaluate", help="lDDT / pLDDT evaluation with an A-form baseline")
+    evaluate = commands.add_parser("evaluate", help="lDDT / RMSD / TM-score / pLDDT evaluation against the floor")
     evaluate.add_argument("--predictions", type=Path, required=True, help="folder of <record>.pdb from predict")
+    evaluate.add_argument("--floor-predictions", type=Path, default=None,
+                          help="folder from predict --mode floor (default: compute the floor here, without pLDDT)")
     evaluate.add_argument("--chains", type=Path, required=True, help="reference chains (.npz from build_3d_dataset)")
+    evaluate.add_argument("--source", default="viennarna", help="2D source of the computed floors")
+    evaluate.add_argument("--floor-steps", type=int, default=400)
     evaluate.add_argument("--out", type=Path, required=True)
-    return parser.parse_args(argv)
+    export = commands.add_parser("export", help="write a released model folder (weights, recipe, evaluation, card)")
+    export.add_argument("--model", type=Path, required=True, help="folder written by train")
+    export.add_argument("--evaluation", type=Path, default=None, help="evaluation.json from evaluate")
+    export.add_argument("--default-mode", choices=("network", "floor"), default="network",
+                        help="what `ssrlm fold3d` writes with this folder by default")
+    export.add_argument("--out", type=Path, required=True)
+    args = parser.parse_args(argv)
+    args.command_line = "python fold3d.py " + shlex.join(sys.argv[1:] if argv is None else argv)
+    return args
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -233,7 +169,7 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     torch.set_num_threads(args.threads)
-    handlers = {"train": run_train, "predict": run_predict, "evaluate": run_evaluate}
+    handlers = {"train": run_train, "predict": run_predict, "evaluate": run_evaluate, "export": run_export}
     try:
         return handlers[args.command](args)
     except (ValueError, FileNotFoundError) as error:

@@ -11,7 +11,9 @@ are scored on every set they cover completely.
 
 ``--model`` takes ``NAME=DIR`` (or ``DIR``, named after its folder) and may be repeated;
 ``--decoders`` runs each model under each listed decoder (default: its own ``config.pair_decoder``).
-A split may carry ``@N`` to keep records of at most N nt (``archiveii/all@600``). Timing
+A split may carry ``@N`` to keep records of at most N nt (``archiveii/all@600``), ``%K`` for a seeded
+sample of K records, and ``[stem]`` to keep the records of a stored baseline set
+(``archiveii/all[archiveii_sub200]``: the 200 ArchiveII records MXfold2 was run on). Timing
 (``--timing-lengths``): one random sequence per length, each model's ``predict`` against ViennaRNA's
 partition function, medians of ``--timing-repeats``.
 
@@ -33,6 +35,7 @@ import platform
 import random
 import statistics
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -73,7 +76,7 @@ def parse_models(values: list[str]) -> dict[str, str]:
     return models
 
 
-def evaluate(args: argparse.Namespace) -> dict:
+def evaluate(args: argparse.Namespace, prior_cache_dir: str) -> dict:
     """Run every method on every split; returns the report (``splits`` → method → scores)."""
     models = {name: load_pair_model(path) for name, path in parse_models(args.model).items()}
     training = {}
@@ -82,13 +85,14 @@ def evaluate(args: argparse.Namespace) -> dict:
         training.update({f"{split}:{i}": s for i, s in zip(dataset["id"], dataset["sequence"])})
     report = {"splits": {}, "models": parse_models(args.model), "decoders": args.decoders}
     for name in args.splits:
-        eval_set = load_eval_set(args.data_root, name, args.limit)
+        eval_set = load_eval_set(args.data_root, name, args.limit, baseline_ids(args.baselines_dir, name))
         bins = identity_to_training(eval_set, training, threads=args.threads) if training else None
         rows = {}
         for model_name, model in models.items():
-            for decoder in args.decoders or [None]:
-                label = model_name if decoder is None else f"{model_name} [{decoder}]"
-                rows[label] = score_run(eval_set, run_model(model, eval_set.sequences, decoder, args.batch_tokens), bins)
+            decoders = args.decoders or [None]
+            runs = run_model(model, eval_set.sequences, decoders, args.batch_tokens, prior_cache_dir)
+            for decoder, run in runs.items():
+                rows[model_name if decoder is None else f"{model_name} [{decoder}]"] = score_run(eval_set, run, bins)
         if not args.no_vienna:
             rows[VIENNA] = score_run(eval_set, run_vienna(eval_set.sequences), bins)
         for tool, run in load_baselines(args.baselines_dir, eval_set).items():
@@ -97,6 +101,17 @@ def evaluate(args: argparse.Namespace) -> dict:
     report["timing"] = time_models(models, args.timing_lengths, args.timing_repeats, args.seed)
     report["machine"] = f"{platform.machine()} CPU, {torch.get_num_threads()} torch threads"
     return report
+
+
+def baseline_ids(baselines_dir: str, name: str) -> set[str] | None:
+    """``archiveii/all[archiveii_sub200]``: the ids of the stored baseline set named in brackets (else None)."""
+    if not name.endswith("]"):
+        return None
+    stem = name[name.index("[") + 1 : -1]
+    path = Path(baselines_dir) / f"{stem}.viennarna_mfe.jsonl"
+    if not path.is_file():
+        raise ValueError(f"{name}: no baseline set {stem!r} in {baselines_dir}")
+    return {json.loads(line)["id"] for line in path.read_text().splitlines()}
 
 
 def time_models(models: dict, lengths: list[int], repeats: int, seed: int) -> list[dict]:
@@ -182,6 +197,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--limit", type=int, default=None, help="Evaluate only the first N records of each split.")
     parser.add_argument("--batch-tokens", type=int, default=4096, help="Padded tokens per inference batch.")
     parser.add_argument("--threads", type=int, default=1, help="MMseqs2 threads.")
+    parser.add_argument("--prior-cache-dir", default=None,
+                        help="Cache of prior channels shared by the models (default: a temporary folder per run).")
     parser.add_argument("--no-vienna", action="store_true", help="Skip the ViennaRNA row.")
     parser.add_argument("--timing-lengths", type=int, nargs="*", default=[100, 500, 1000], help="Lengths to time.")
     parser.add_argument("--timing-repeats", type=int, default=3, help="Timed runs per length (median).")
@@ -197,7 +214,8 @@ def main(argv: list[str] | None = None) -> int:
     if any(length < 1 for length in args.timing_lengths) or args.timing_repeats < 1:
         parser.error("--timing-lengths and --timing-repeats must be positive")
     try:
-        report = evaluate(args)
+        with tempfile.TemporaryDirectory(prefix="ssrlm-priors-") as scratch:
+            report = evaluate(args, args.prior_cache_dir or scratch)
     except (ValueError, OSError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -5,15 +5,19 @@ Every RNA chain of the first model of every structure file is one record (sequen
 nucleotides mapped to their parent base, backbone/sugar atoms + glycosidic N, atom masks, stated
 resolution). Then:
 
-* filters: ``--min-length`` ≤ length ≤ ``--max-length`` (default 16-256 nt), resolution ≤
+* filters: ``--min-length`` ≤ length ≤ ``--max-length`` (default 16-256 nt; training chains up to
+  ``--max-train-length``, default 400 nt, since training crops them), resolution ≤
   ``--max-resolution`` where the file states one (files without a resolution, e.g. the cleaned
   benchmark natives and NMR entries, are kept), and at least ``--min-frames`` of the residues with
   all three frame atoms (P, C4', N1/N9);
 * test set: the CASP15 and RNA-Puzzles natives (State-of-the-RNArt's ``CASP_RNA`` and
   ``RNA_PUZZLES`` plus ``rna_puzzles/``), de-duplicated by exact sequence;
-* training pool: everything else (State-of-the-RNArt ``RNASOLO`` and the raw RNA3D-Bench entries,
-  which carry resolutions, plus any ``--structures DIR``), minus exact duplicates and minus every
-  chain with ≥ ``--max-test-identity`` sequence identity (MMseqs2, ``--coverage``) to a test chain;
+* training pool: everything else (State-of-the-RNArt ``RNASOLO`` and every RNA chain of the raw
+  RNA3D-Bench entries, which carry resolutions, plus any ``--structures DIR``), minus every chain
+  with ≥ ``--max-test-identity`` sequence identity (MMseqs2, ``--coverage``) to a test chain. Chains
+  with the same sequence as an earlier training chain but their own coordinates (the second copy in
+  a dimer, another entry of the same RNA) are kept as extra training examples (``--no-identical-train``
+  drops them); exact copies (same sequence and coordinates) are dropped;
 * the pool is clustered at the same identity with MMseqs2 and whole clusters go to ``valid``
   (``--valid-fraction``, seeded) so that no validation chain has a close homologue in ``train``.
 
@@ -101,11 +105,12 @@ def record_prefix(source: Source, member: str) -> str:
     return f"{source.label}-{stem}"
 
 
-def chain_problem(chain: RNAChain, args: argparse.Namespace) -> str | None:
+def chain_problem(chain: RNAChain, args: argparse.Namespace, role: str = "test") -> str | None:
     """Why a chain fails the filters, or None when it passes."""
     length = len(chain.sequence)
-    if not args.min_length <= length <= args.max_length:
-        return f"length {length} outside {args.min_length}-{args.max_length}"
+    max_length = args.max_length if role == "test" else max(args.max_length, args.max_train_length)
+    if not args.min_length <= length <= max_length:
+        return f"length {length} outside {args.min_length}-{max_length}"
     if chain.resolution is not None and chain.resolution > args.max_resolution:
         return f"resolution {chain.resolution} > {args.max_resolution}"
     frame_atoms = [ATOM_INDEX["P"], ATOM_INDEX["C4'"], ATOM_INDEX["N"]]
@@ -144,14 +149,18 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--no-default-train", action="store_true",
                         help="do not use the shared-data training sources (only --structures)")
     parser.add_argument("--min-length", type=int, default=16)
-    parser.add_argument("--max-length", type=int, default=256)
+    parser.add_argument("--max-length", type=int, default=256, help="longest test chain (nt)")
+    parser.add_argument("--max-train-length", type=int, default=400,
+                        help="longest training/validation chain (nt; training crops it)")
+    parser.add_argument("--no-identical-train", action="store_true",
+                        help="drop training chains whose sequence repeats an earlier training chain")
     parser.add_argument("--max-resolution", type=float, default=4.0, help="Å; applied where a file states one")
     parser.add_argument("--min-frames", type=float, default=0.5,
                         help="minimum fraction of residues with all three frame atoms (default: %(default)s)")
     parser.add_argument("--max-test-identity", type=float, default=0.8,
                         help="drop training chains with at least this MMseqs2 identity to a test chain")
     parser.add_argument("--coverage", type=float, default=0.8, help="MMseqs2 coverage for identity and clustering")
-    parser.add_argument("--valid-fraction", type=float, default=0.1)
+    parser.add_argument("--valid-fraction", type=float, default=0.2)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args(argv)
@@ -162,11 +171,23 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
+def _same_coordinates(first: RNAChain, second: RNAChain, tolerance: float = 0.5) -> bool:
+    """True when two chains of one sequence have (nearly) the same C4' coordinates in the same frame."""
+    c4 = ATOM_INDEX["C4'"]
+    both = first.atom_mask[:, c4] & second.atom_mask[:, c4]
+    if not both.any():
+        return False
+    difference = first.coords[both, c4] - second.coords[both, c4]
+    return float(abs(difference).max()) < tolerance
+
+
 def collect(sources: list[Source], args: argparse.Namespace,
             manifest: list[list[str]]) -> dict[str, list[RNAChain]]:
     """Read and filter every chain; returns the passing chains per role, logging all to ``manifest``."""
     chains: dict[str, list[RNAChain]] = {"test": [], "train": []}
     seen: dict[str, str] = {}  # sequence -> first record id
+    test_sequences: set[str] = set()
+    train_copies: dict[str, list[RNAChain]] = {}
     for source in sources:
         for member, text in iter_structure_texts(source):
             try:
@@ -177,13 +198,21 @@ def collect(sources: list[Source], args: argparse.Namespace,
             for chain in file_chains:
                 row = [chain.name, "", source.label, str(len(chain.sequence)),
                        "" if chain.resolution is None else f"{chain.resolution:.2f}"]
-                problem = chain_problem(chain, args)
+                problem = chain_problem(chain, args, source.role)
                 if problem is None and chain.sequence in seen:
-                    problem = f"same sequence as {seen[chain.sequence]}"
+                    first = seen[chain.sequence]
+                    if source.role == "test" or chain.sequence in test_sequences or args.no_identical_train:
+                        problem = f"same sequence as {first}"
+                    elif any(_same_coordinates(chain, other) for other in train_copies[chain.sequence]):
+                        problem = f"same sequence and coordinates as {first}"
                 if problem is not None:
                     manifest.append(row[:1] + ["dropped"] + row[2:] + [problem])
                     continue
-                seen[chain.sequence] = chain.name
+                seen.setdefault(chain.sequence, chain.name)
+                if source.role == "test":
+                    test_sequences.add(chain.sequence)
+                else:
+                    train_copies.setdefault(chain.sequence, []).append(chain)
                 chains[source.role].append(chain)
                 manifest.append(row[:1] + [source.role] + row[2:] + [""])
     return chains

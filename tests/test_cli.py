@@ -154,9 +154,14 @@ def test_fold3d_writes_pdb_files_with_plddt(capsys, fasta, tmp_path):
     assert len(plddt) == 16 and all(0 <= value <= 1 for value in plddt)
 
 
-def test_fold3d_needs_a_model(capsys, fasta, tmp_path):
+def test_fold3d_without_a_model_offers_the_floor(capsys, fasta, tmp_path, monkeypatch):
+    import modeling_ssrlm.fold3d.inference as inference
+
+    monkeypatch.setattr(inference, "default_model_dir", lambda: None)
     code, _, err = run(capsys, "fold3d", str(fasta), "--out", str(tmp_path / "pdb"))
-    assert code == 2 and "no 3D model is shipped" in err
+    assert code == 2 and "no 3D model found" in err and "--mode floor" in err
+    code, out, _ = run(capsys, "fold3d", str(fasta), "--out", str(tmp_path / "pdb"), "--mode", "floor")
+    assert code == 0 and len(list((tmp_path / "pdb").glob("*.pdb"))) == len(out.splitlines())
 
 
 # --------------------------------------------------------------------------- the error contract

@@ -25,10 +25,12 @@ N_ATOMS = len(ATOM_NAMES)
 
 
 def tiny_config(**overrides) -> SSRLMStructureConfig:
+    """The sequence-only model of issue 5 (no 2D, identity start); the floor model is in test_fold3d_floor."""
     encoder = SSRLMConfig(hidden_size=16, num_hidden_layers=2, num_attention_heads=2, intermediate_size=32)
     settings = dict(encoder_config=encoder.to_dict(), single_dim=16, pair_dim=8, outer_product_dim=4,
                     num_trunk_blocks=1, num_trunk_heads=2, num_ipa_heads=2, ipa_head_dim=4,
-                    ipa_query_points=2, ipa_value_points=2, num_structure_iterations=2)
+                    ipa_query_points=2, ipa_value_points=2, num_structure_iterations=2,
+                    use_secondary_structure=False, start_from_floor=False, use_floor_distances=False)
     settings.update(overrides)
     return SSRLMStructureConfig(**settings)
 

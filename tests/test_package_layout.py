@@ -68,7 +68,7 @@ def test_released_folders_carry_only_shipped_modules(folder):
 
 
 @pytest.mark.slow
-def test_wheel_carries_the_default_model_and_only_the_current_package(tmp_path):
+def test_wheel_carries_the_default_models_and_only_the_current_package(tmp_path):
     source = tmp_path / "source"  # a clean copy: an in-tree build/ folder could hold stale modules
     tracked = subprocess.run(["git", "ls-files"], cwd=REPO, capture_output=True, text=True, check=True).stdout.split()
     for name in tracked:
@@ -82,7 +82,8 @@ def test_wheel_carries_the_default_model_and_only_the_current_package(tmp_path):
     [wheel] = tmp_path.glob("ssrlm-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
     default = REPO / "models" / (REPO / "models" / "DEFAULT").read_text().strip()
-    for path in default.iterdir():
-        assert f"modeling_ssrlm/pretrained/default/{path.name}" in names
+    for slot, folder in (("default", default), ("fold3d", REPO / "models" / "ssrlm-fold3d")):
+        for path in folder.iterdir():
+            assert f"modeling_ssrlm/pretrained/{slot}/{path.name}" in names
     modules = {name for name in names if name.endswith(".py") and "/pretrained/" not in name}
     assert modules == {name for name in tracked if name.startswith("modeling_ssrlm/") and name.endswith(".py")}

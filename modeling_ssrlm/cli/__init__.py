@@ -596,17 +596,22 @@ def _write_embeddings(out: Path, ids, sequences, pooled, per_token) -> None:
 
 def command_fold3d(args: argparse.Namespace, console: Console) -> None:
     from ..fold3d import SSRLMForStructurePrediction
-    from ..fold3d.inference import write_predicted_structures
+    from ..fold3d.inference import default_model_dir, write_predicted_structures
 
-    if args.model is None:
-        raise InputError("pass --model DIR: a folder trained with `fold3d.py train` (no 3D model is shipped)")
+    model_dir = args.model if args.model is not None else default_model_dir()
+    if model_dir is None and args.mode != "floor":
+        raise InputError("no 3D model found: pass --model DIR (a folder from `fold3d.py train`), set "
+                         "SSRLM_FOLD3D_MODEL, or use --mode floor (the A-form floor needs no weights)")
     prepare_out_dir(args.out, args.overwrite)
-    remedy = "pass a folder trained with `fold3d.py train`"
-    model = load_model(SSRLMForStructurePrediction, args.model, _device(args.device), remedy)
+    model = None
+    if model_dir is not None:
+        remedy = "pass a folder trained with `fold3d.py train`, or leave out --model for the shipped one"
+        model = load_model(SSRLMForStructurePrediction, model_dir, _device(args.device), remedy)
+    mode = args.mode or model.config.default_mode
     names = FileNames(console)
     progress = _progress()
     records = ((record.id, record.sequence) for record in read_records(args.inputs, args.max_length, _skipper(args, console)))
-    for identifier, path, plddt in write_predicted_structures(model, records, args.out, file_stem=names.stem):
+    for identifier, path, plddt in write_predicted_structures(model, records, args.out, mode, file_stem=names.stem):
         write_stdout(f"{identifier}\tmean pLDDT {100 * plddt:.1f}\t{path}\n")
         console.written += 1
         progress.update(1)
@@ -680,6 +685,9 @@ def build_parser() -> argparse.ArgumentParser:
     common(fold3d)
     fold3d.add_argument("--out", type=Path, required=True, help="folder for one PDB file per record")
     overwrite(fold3d)
+    fold3d.add_argument("--mode", choices=("network", "floor"), default=None,
+                        help="network: the structure module's output; floor: the A-form floor on the 2D it starts "
+                             "from (default: the model's default_mode)")
     fold3d.set_defaults(handler=command_fold3d)
     return parser
 

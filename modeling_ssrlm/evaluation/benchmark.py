@@ -29,7 +29,7 @@ from ..configuration_ssrlm import SSRLMConfig
 from ..data.ss_datasets import load_ss_split
 from ..io.mmseqs import similar_to
 from ..modeling_ssrlm_contact import SSRLMForContactRegression
-from ..modeling_ssrlm_pair import SSRLMForPairPrediction
+from ..modeling_ssrlm_pair import SSRLMForPairPrediction, normalize_batch
 from ..secondary_structure import Pair
 from ..thermodynamics import vienna_fold
 from .metrics import pair_scores, precision_at_l, score_structures
@@ -83,12 +83,23 @@ class MethodRun:
     seconds: float | None
 
 
-def load_eval_set(data_root: str | Path, name: str, limit: int | None = None) -> EvalSet:
-    """Load ``dataset/split``; ``dataset/split@N`` keeps records of at most N nt (e.g. ``archiveii/all@600``)."""
-    split, _, max_length = name.partition("@")
+def load_eval_set(data_root: str | Path, name: str, limit: int | None = None, ids: set[str] | None = None) -> EvalSet:
+    """Load ``dataset/split``, optionally ``@N`` (records of at most N nt) and ``%K`` (a seeded sample of K).
+
+    A trailing ``[stem]`` (a stored baseline set, whose ids the caller passes as ``ids``) is ignored here.
+
+    ``archiveii/all@600`` is ArchiveII's unique sequences of at most 600 nt; ``…%40`` keeps 40 of them,
+    drawn with seed 0 (in split order). ``ids`` keeps only those records (e.g. the ids of a baseline set).
+    """
+    spec, _, sample = name.partition("[")[0].partition("%")
+    split, _, max_length = spec.partition("@")
     dataset = load_ss_split(data_root, split)
     if max_length:
         dataset = dataset.filter(lambda length: length <= int(max_length), input_columns="length")
+    if ids is not None:
+        dataset = dataset.filter(lambda record_id: record_id in ids, input_columns="id")
+    if sample and len(dataset) > int(sample):
+        dataset = dataset.select(sorted(np.random.default_rng(0).choice(len(dataset), int(sample), replace=False)))
     if limit is not None:
         dataset = dataset.select(range(min(limit, len(dataset))))
     truths = [[tuple(pair) for pair in pairs] for pairs in dataset["pairs"]]
@@ -107,18 +118,29 @@ def load_pair_model(path: str | Path) -> SSRLMForPairPrediction | SSRLMForContac
     return MODEL_CLASSES[names[0]].from_pretrained(path)
 
 
-def run_model(model, sequences: Sequence[str], decoder: str | None = None, batch_tokens: int = 4096) -> MethodRun:
-    """Predict with ``model``; ``decoder`` replaces ``config.pair_decoder`` for this call only."""
+def run_model(
+    model, sequences: Sequence[str], decoders: Sequence[str | None] = (None,), batch_tokens: int = 4096,
+    prior_cache_dir: str | Path | None = None,
+) -> dict[str | None, MethodRun]:
+    """Run ``model`` once and decode its probabilities with each decoder (``None``: the config's own).
+
+    A run's ``seconds`` are the forward pass (priors included) plus that decoder's decoding.
+    """
+    start = time.perf_counter()
+    probabilities = model.pair_probabilities(list(sequences), batch_tokens=batch_tokens, prior_cache_dir=prior_cache_dir)
+    forward_seconds = time.perf_counter() - start
+    normalized = normalize_batch(sequences)
+    runs = {}
     saved = model.config.pair_decoder
-    if decoder is not None:
-        model.config.pair_decoder = decoder
     try:
-        start = time.perf_counter()
-        predictions = model.predict(list(sequences), batch_tokens=batch_tokens)
-        seconds = time.perf_counter() - start
+        for decoder in decoders:
+            model.config.pair_decoder = saved if decoder is None else decoder
+            start = time.perf_counter()
+            pairs = [model.decode_pairs(matrix, sequence) for matrix, sequence in zip(probabilities, normalized)]
+            runs[decoder] = MethodRun(pairs, probabilities, forward_seconds + time.perf_counter() - start)
     finally:
         model.config.pair_decoder = saved
-    return MethodRun([p.pairs for p in predictions], [p.probabilities for p in predictions], seconds)
+    return runs
 
 
 def run_vienna(sequences: Sequence[str]) -> MethodRun:
@@ -141,8 +163,9 @@ def load_baselines(baselines_dir: str | Path, eval_set: EvalSet) -> dict[str, Me
     Family-fold and length-filtered ArchiveII sets take the records they need from the ``archiveii``
     files. Stored predictions carry no probabilities and no timing of ours (their README has them).
     """
-    split = eval_set.name.partition("@")[0]
-    stem = BASELINE_SETS.get(split, "archiveii" if split.startswith("archiveii") else None)
+    base, _, bracket = eval_set.name.partition("[")
+    split = base.partition("%")[0].partition("@")[0]
+    stem = bracket.rstrip("]") or BASELINE_SETS.get(split, "archiveii" if split.startswith("archiveii") else None)
     runs = {}
     for tag, display in BASELINE_TOOLS.items():
         path = Path(baselines_dir) / f"{stem}.{tag}.jsonl"

@@ -1,9 +1,11 @@
-"""Tertiary-structure prediction on top of a frozen SSR-LM encoder (METHOD.md §4).
+"""Tertiary-structure prediction: 2D as input, the A-form floor as start, learned IPA updates (METHOD.md §4).
 
 Modules: :mod:`.rigid` (frames and quaternions), :mod:`.ipa` (invariant point attention),
-:mod:`.geometry` (ideal nucleotide coordinates, A-form baseline), :mod:`.lddt` (metric),
-:mod:`.losses` (FAPE, distogram, pLDDT), :mod:`.pdb_io` (read/write structures), :mod:`.data`
-(datasets) and the model in :mod:`.modeling_fold3d` / :mod:`.configuration_fold3d`.
+:mod:`.geometry` (ideal nucleotide coordinates, the A-form floors), :mod:`.secondary` (2D sources),
+:mod:`.features` (2D + floor per chain), :mod:`.lddt` (metric), :mod:`.losses` (FAPE, smooth
+lDDT, distogram, pLDDT), :mod:`.pdb_io` (read/write structures), :mod:`.data` (datasets), the
+model in :mod:`.modeling_fold3d` / :mod:`.configuration_fold3d`, and the pipelines
+:mod:`.training`, :mod:`.inference`, :mod:`.evaluation`, :mod:`.export`.
 
 Importing :mod:`modeling_ssrlm` registers the ``ssrlm_structure`` model type with ``AutoConfig`` /
 ``AutoModel``.

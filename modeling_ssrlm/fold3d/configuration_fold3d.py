@@ -1,4 +1,4 @@
-"""Configuration of the tertiary-structure model built on a frozen SSR-LM encoder."""
+"""Configuration of the tertiary-structure model: 2D-conditioned, starting from the A-form floor."""
 
 from __future__ import annotations
 
@@ -19,7 +19,24 @@ class SSRLMStructureConfig(PreTrainedConfig):
     ``backbone_config`` because transformers reserves that name for vision backbones.)
 
     Args:
-        encoder_config: configuration of the frozen SSR-LM encoder (dict or ``SSRLMConfig``).
+        encoder_config: configuration of the frozen SSR-LM encoder (dict or ``SSRLMConfig``); with
+            ``use_encoder=False`` only its vocabulary and special-token ids are used.
+        use_encoder: run the frozen SSR-LM encoder and feed its embeddings into the single
+            representation; False gives an encoder-free model (learned nucleotide embeddings only).
+        use_secondary_structure: feed the 2D channels (base-pair probabilities and decoded pairs, from
+            ``secondary_structure_source``) into the pair representation, and per-residue pairing
+            probability and paired flag into the single representation.
+        start_from_floor: start the structure module from the frames of the A-form floor
+            (:func:`~modeling_ssrlm.fold3d.geometry.floor_frames` on the decoded pairs) instead of
+            identity frames; with the zero-initialised backbone update, an untrained model outputs
+            the floor exactly.
+        use_floor_distances: feed the floor's binned C4'-C4' distances into the pair representation
+            (a template feature).
+        secondary_structure_source: name of the 2D source (see :mod:`~modeling_ssrlm.fold3d.secondary`)
+            the model is trained and run with.
+        floor_steps: optimiser steps of the floor builder.
+        default_mode: what ``ssrlm fold3d`` writes with this model unless told otherwise: ``"network"``
+            (the structure module's output) or ``"floor"`` (the A-form floor, with the floor pLDDT head).
         use_attention_maps: also feed the encoder's attention maps (all layers and heads) into the
             pair representation; needs the eager attention backend, so it is slower.
         single_dim / pair_dim: channels of the single and pair representations.
@@ -33,7 +50,9 @@ class SSRLMStructureConfig(PreTrainedConfig):
         num_distogram_bins / distogram_min / distogram_max: C4'-C4' distance bins (Å).
         num_plddt_bins: equal-width lDDT bins on [0, 1].
         fape_clamp / fape_length_scale: FAPE clamp and divisor (Å).
-        fape_weight / distogram_weight / plddt_weight: loss weights.
+        fape_weight / distogram_weight / plddt_weight / smooth_lddt_weight: loss weights (the
+            pLDDT weight applies to both pLDDT heads, network and floor; smooth lDDT is AlphaFold 3's
+            differentiable C4' lDDT, used as ``1 - smooth lDDT``).
         num_recycles: extra passes through trunk and structure module, feeding back the single and
             pair representations and the predicted C4' distances (0 disables recycling).
     """
@@ -42,6 +61,13 @@ class SSRLMStructureConfig(PreTrainedConfig):
     sub_configs_defaults = {"encoder_config": SubConfigSpec(config_class=SSRLMConfig)}
 
     encoder_config: dict | PreTrainedConfig | None = None
+    use_encoder: bool = True
+    use_secondary_structure: bool = True
+    start_from_floor: bool = True
+    use_floor_distances: bool = True
+    secondary_structure_source: str = "viennarna"
+    floor_steps: int = 400
+    default_mode: str = "network"
     use_attention_maps: bool = False
     single_dim: int = 128
     pair_dim: int = 64
@@ -64,6 +90,7 @@ class SSRLMStructureConfig(PreTrainedConfig):
     fape_weight: float = 1.0
     distogram_weight: float = 0.3
     plddt_weight: float = 0.1
+    smooth_lddt_weight: float = 0.0
     num_recycles: int = 0
     initializer_range: float = 0.02
 
@@ -81,6 +108,12 @@ class SSRLMStructureConfig(PreTrainedConfig):
             )
         if self.num_trunk_blocks < 0 or self.num_recycles < 0:
             raise ValueError("num_trunk_blocks and num_recycles must be >= 0")
+        if self.default_mode not in ("network", "floor"):
+            raise ValueError(f"default_mode must be 'network' or 'floor', got {self.default_mode!r}")
+        if self.use_attention_maps and not self.use_encoder:
+            raise ValueError("use_attention_maps needs the encoder (use_encoder=True)")
+        if self.use_floor_distances and not self.start_from_floor:
+            raise ValueError("use_floor_distances needs start_from_floor=True")
         if not 0 < self.distogram_min < self.distogram_max:
             raise ValueError(f"need 0 < distogram_min < distogram_max, got {self.distogram_min}, {self.distogram_max}")
 

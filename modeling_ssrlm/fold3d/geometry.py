@@ -94,7 +94,28 @@ def _stems(pair_table: list[int]) -> list[list[tuple[int, int]]]:
     return stems
 
 
+def _partners(length: int, pairs: list[tuple[int, int]]) -> list[int]:
+    partner = [-1] * length
+    for i, j in pairs:
+        i, j = min(i, j), max(i, j)
+        if not 0 <= i < j < length:
+            raise ValueError(f"pair {(i, j)} out of range for length {length}")
+        if partner[i] != -1 or partner[j] != -1:
+            raise ValueError(f"a residue of pair {(i, j)} is already paired")
+        partner[i], partner[j] = j, i
+    return partner
+
+
 def secondary_structure_baseline(sequence: str, pairs: list[tuple[int, int]], steps: int = 300) -> np.ndarray:
+    """Coarse C4' model ``(L, 3)`` from a secondary structure (see :func:`_distance_geometry_floor`).
+
+    Gradients are switched on inside, so it works under ``torch.no_grad`` / ``torch.inference_mode``.
+    """
+    with torch.inference_mode(False), torch.enable_grad():
+        return _distance_geometry_floor(sequence, pairs, steps)
+
+
+def _distance_geometry_floor(sequence: str, pairs: list[tuple[int, int]], steps: int) -> np.ndarray:
     """Coarse C4' model ``(L, 3)`` from a secondary structure: the floor model for evaluation.
 
     Each helix is an ideal A-form duplex (``AFORM_STEP`` along one strand, ``BASE_PAIR`` across);
@@ -104,11 +125,9 @@ def secondary_structure_baseline(sequence: str, pairs: list[tuple[int, int]], st
     are therefore only as good as the restraints make them: that is what makes it a floor.
     """
     length = len(sequence)
-    partner = [-1] * length
-    for i, j in pairs:
-        if not 0 <= i < j < length:
-            raise ValueError(f"pair {(i, j)} out of range for length {length}")
-        partner[i], partner[j] = j, i
+    partner = _partners(length, pairs)
+    if length == 0:
+        return np.zeros((0, 3), dtype=np.float32)
     start = aform_helix_frames(length).trans
     targets = torch.zeros(length, length, dtype=torch.float64)
     weights = torch.zeros(length, length, dtype=torch.float64)
@@ -134,3 +153,120 @@ def secondary_structure_baseline(sequence: str, pairs: list[tuple[int, int]], st
         optimiser.step()
     return coords.detach().numpy().astype(np.float32)
 
+
+def kabsch_rotation(mobile: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Rotation ``R`` (proper, det +1) minimising ``|R (mobile - mean) - (target - mean)|``; batched ``(..., n, 3)``."""
+    p = mobile - mobile.mean(dim=-2, keepdim=True)
+    q = target - target.mean(dim=-2, keepdim=True)
+    u, _, vt = torch.linalg.svd(p.transpose(-1, -2) @ q)
+    v = vt.transpose(-1, -2)
+    sign = torch.sign(torch.linalg.det(v @ u.transpose(-1, -2)))
+    sign = torch.where(sign == 0, torch.ones_like(sign), sign)
+    correction = torch.diag_embed(torch.stack([torch.ones_like(sign), torch.ones_like(sign), sign], dim=-1))
+    return v @ correction @ u.transpose(-1, -2)
+
+
+def floor_frames(sequence: str, pairs: list[tuple[int, int]], steps: int = 400) -> Rigid:
+    """Residue frames ``(L,)`` (float32) of the A-form floor (see :func:`_rigid_helix_floor`).
+
+    Gradients are switched on inside, so it works under ``torch.no_grad`` / ``torch.inference_mode``.
+    """
+    with torch.inference_mode(False), torch.enable_grad():
+        return _rigid_helix_floor(sequence, pairs, steps)
+
+
+def _rigid_helix_floor(sequence: str, pairs: list[tuple[int, int]], steps: int) -> Rigid:
+    """Residue frames ``(L,)`` (float32) of the A-form floor: the start of the structure module.
+
+    Rule (deterministic, no learned parameter):
+
+    * every helix (maximal run of stacked pairs, an isolated pair included) is one rigid body: the
+      ideal right-handed A-form duplex (``aform_helix_frames`` along the 5' strand, ``BASE_PAIR``
+      across), frames included, so helices are exact ideal geometry whatever happens to the rest;
+    * every other residue is a free C4' point;
+    * start: all residues on one ideal A-form strand, each helix superimposed (Kabsch) on the
+      start positions of its residues;
+    * then ``steps`` Adam steps (helix rotations and translations, loop points) on the restraint
+      energy of :func:`secondary_structure_baseline`: consecutive C4' atoms at the A-form step
+      distance (6.0 Å), C4' atoms of different bodies that are not neighbours at least 5 Å apart;
+    * a loop residue's orientation is that of the middle residue of an ideal A-form strand of three
+      superimposed on its own C4' and its neighbours' (window shifted inwards at the chain ends).
+
+    The C4'-only distance-geometry floor (:func:`secondary_structure_baseline`) optimises C4'
+    points only, so its helices can come out mirrored (left-handed) or torn; it is kept as the
+    reference of earlier evaluations.
+    """
+    length = len(sequence)
+    partner = _partners(length, pairs)
+    if length == 0:
+        return Rigid(torch.zeros(0, 3, 3), torch.zeros(0, 3))
+    start = aform_helix_frames(length).trans
+    body = torch.full((length,), -1, dtype=torch.long)
+    local_frames, members, start_rotations, start_centres = [], [], [], []
+    for k, stem in enumerate(_stems(partner)):
+        duplex = aform_helix_frames(len(stem))
+        paired = duplex.compose(BASE_PAIR)
+        residues = torch.tensor([i for i, _ in stem] + [j for _, j in stem])
+        rots, trans = torch.cat([duplex.rots, paired.rots]), torch.cat([duplex.trans, paired.trans])
+        trans = trans - trans.mean(dim=0)
+        local_frames.append(Rigid(rots, trans))
+        members.append(residues)
+        start_rotations.append(kabsch_rotation(trans, start[residues]))
+        start_centres.append(start[residues].mean(dim=0))
+        body[residues] = k
+    loops = torch.nonzero(body < 0).flatten()
+    n_bodies = len(members)
+    rotation_updates = torch.zeros(n_bodies, 3, dtype=torch.float64, requires_grad=True)
+    centres = (torch.stack(start_centres) if n_bodies else torch.zeros(0, 3, dtype=torch.float64)).clone()
+    centres.requires_grad_(True)
+    loop_points = start[loops].clone().requires_grad_(True)
+    start_rotation = torch.stack(start_rotations) if n_bodies else torch.zeros(0, 3, 3, dtype=torch.float64)
+
+    def body_rotations() -> torch.Tensor:
+        quaternion = torch.cat([torch.ones(n_bodies, 1, dtype=torch.float64), rotation_updates], dim=-1)
+        return start_rotation @ quaternion_to_rotation(quaternion)
+
+    in_body = body >= 0
+    body_index = body[in_body]
+    body_local = torch.zeros(length, 3, dtype=torch.float64)
+    for k, residues in enumerate(members):
+        body_local[residues] = local_frames[k].trans
+    body_local = body_local[in_body]
+
+    def positions() -> torch.Tensor:
+        helices = torch.einsum("nij,nj->ni", body_rotations()[body_index], body_local) + centres[body_index]
+        out = torch.zeros(length, 3, dtype=torch.float64)
+        return out.index_put((torch.nonzero(in_body).flatten(),), helices).index_put((loops,), loop_points)
+
+    index = torch.arange(length)
+    neighbours = (index[:, None] - index[None, :]).abs() == 1
+    same_body = (body[:, None] == body[None, :]) & (body[:, None] >= 0)
+    upper = torch.triu(torch.ones(length, length, dtype=torch.bool), diagonal=1)
+    bonded = neighbours & ~same_body & upper
+    repelled = ~neighbours & ~same_body & upper
+    step_distance = float(AFORM_STEP.trans.norm())
+    optimiser = torch.optim.Adam([
+        {"params": [centres, loop_points], "lr": 0.5},
+        {"params": [rotation_updates], "lr": 0.02},
+    ])
+    for _ in range(steps):
+        optimiser.zero_grad()
+        coords = positions()
+        distances = torch.sqrt(((coords[:, None] - coords[None, :]) ** 2).sum(-1) + 1e-6)
+        energy = ((distances - step_distance)[bonded] ** 2).sum() + (torch.relu(5.0 - distances[repelled]) ** 2).sum()
+        energy.backward()
+        optimiser.step()
+    with torch.no_grad():
+        coords = positions()
+        rotations = torch.eye(3, dtype=torch.float64).repeat(length, 1, 1)
+        body_rots = body_rotations()
+        for k, residues in enumerate(members):
+            rotations[residues] = body_rots[k] @ local_frames[k].rots
+        if length >= 2 and len(loops):
+            window = min(3, length)
+            strand = aform_helix_frames(window)
+            starts = (loops - 1).clamp(0, length - window)
+            windows = starts[:, None] + torch.arange(window)[None, :]
+            fit = kabsch_rotation(strand.trans.expand(len(loops), window, 3), coords[windows])
+            rotations[loops] = fit @ strand.rots[loops - starts]
+    return Rigid(rotations.to(torch.float32), coords.to(torch.float32))

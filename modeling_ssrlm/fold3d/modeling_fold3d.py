@@ -1,11 +1,18 @@
-"""SSR-LM tertiary-structure model: frozen encoder → pair/single trunk → IPA structure module.
+"""SSR-LM tertiary-structure model: 2D + (frozen encoder) → pair/single trunk → IPA updates of the floor.
 
 A small RhoFold/AlphaFold-2-like model (METHOD.md §4, paper §3.3.3) with these simplifications,
-chosen so that it trains on a CPU:
+chosen so that it trains on a CPU with a few dozen chains:
 
-* input is a single sequence (no MSA): the frozen SSR-LM embeddings give the single
+* input is a single sequence (no MSA) and its secondary structure (from a
+  :mod:`~modeling_ssrlm.fold3d.secondary` source): learned nucleotide embeddings, optionally the
+  frozen SSR-LM embeddings, and per-residue pairing probability / paired flag give the single
   representation; the pair representation is an outer sum + low-rank outer product of it, a
-  clipped relative-position one-hot and, optionally, the encoder's attention maps;
+  clipped relative-position one-hot, the base-pair probabilities and decoded pairs, the binned
+  C4'-C4' distances of the floor and, optionally, the encoder's attention maps;
+* the structure module starts from the frames of the A-form floor
+  (:func:`~modeling_ssrlm.fold3d.geometry.floor_frames`) and predicts updates to them; the last
+  layer of the update is zero-initialised, so an untrained model returns the floor exactly and
+  training learns the correction;
 * the trunk blocks ("Evoformer-lite") update the single representation with pair-biased
   self-attention and the pair representation with an outer-product update, the two triangle
   multiplicative updates (outgoing/incoming) and a transition; there is no triangle attention
@@ -14,9 +21,13 @@ chosen so that it trains on a CPU:
   IPA → transition → backbone update of one rigid frame per nucleotide (quaternion + translation),
   rotations detached between iterations; no torsion angles: all atoms come from ideal local
   coordinates in the frame ``(P, C4', N1/N9)`` (see :mod:`.geometry`);
-* heads: C4'-C4' distogram from the pair representation and pLDDT (binned per-residue C4' lDDT)
-  from the final single representation; losses FAPE (averaged over iterations) + distogram +
-  pLDDT; recycling of single/pair/C4'-distances is optional (``num_recycles``).
+* heads: C4'-C4' distogram from the pair representation and two pLDDT heads (binned per-residue
+  C4' lDDT) from the final single representation, one for the network's structure and one for
+  the floor's (``--mode floor``); losses FAPE (averaged over iterations) + smooth C4' lDDT +
+  distogram + pLDDT; recycling of single/pair/C4'-distances is optional (``num_recycles``).
+
+Inputs beyond ``input_ids`` come from :func:`~modeling_ssrlm.fold3d.features.compute_features`
+(see :func:`~modeling_ssrlm.fold3d.features.features_batch`).
 """
 
 from __future__ import annotations
@@ -37,7 +48,7 @@ from ..tokenization_ssrlm import VOCAB
 from .configuration_fold3d import SSRLMStructureConfig
 from .geometry import frames_to_atoms
 from .ipa import InvariantPointAttention
-from .losses import distance_bins, distogram_loss, fape, plddt_bin_centers, plddt_loss
+from .losses import distance_bins, distogram_loss, fape, plddt_bin_centers, plddt_loss, smooth_lddt_loss
 from .residue_constants import ATOM_INDEX
 from .rigid import Rigid
 
@@ -58,6 +69,9 @@ class StructurePredictionOutput(ModelOutput):
         plddt: ``(B, L)`` expected lDDT in [0, 1]; ``plddt_logits``: ``(B, L, num_plddt_bins)``.
         distogram_logits: ``(B, L, L, num_distogram_bins)``.
         residue_mask: ``(B, L)`` 1 for residues, 0 for padding.
+        floor_positions: ``(B, L, n_atoms, 3)`` atoms of the floor frames (the start), when used.
+        floor_plddt: ``(B, L)`` expected lDDT of the floor; ``floor_plddt_logits`` its logits.
+        smooth_lddt_loss / floor_plddt_loss: further unweighted loss components.
     """
 
     loss: torch.FloatTensor | None = None
@@ -71,6 +85,11 @@ class StructurePredictionOutput(ModelOutput):
     plddt_logits: torch.FloatTensor | None = None
     distogram_logits: torch.FloatTensor | None = None
     residue_mask: torch.FloatTensor | None = None
+    floor_positions: torch.FloatTensor | None = None
+    floor_plddt: torch.FloatTensor | None = None
+    floor_plddt_logits: torch.FloatTensor | None = None
+    smooth_lddt_loss: torch.FloatTensor | None = None
+    floor_plddt_loss: torch.FloatTensor | None = None
 
 
 def _zero_init(layer: nn.Linear) -> nn.Linear:
@@ -199,13 +218,20 @@ class StructureModule(nn.Module):
         self.transition_norm = nn.LayerNorm(s)
         self.backbone_update = _zero_init(nn.Linear(s, 6))
 
-    def forward(self, single: torch.Tensor, pair: torch.Tensor,
-                mask: torch.Tensor) -> tuple[torch.Tensor, list[Rigid]]:
-        """Returns the final single representation and the frames after every iteration (Å)."""
+    def forward(self, single: torch.Tensor, pair: torch.Tensor, mask: torch.Tensor,
+                initial_frames: Rigid | None = None) -> tuple[torch.Tensor, list[Rigid]]:
+        """Returns the final single representation and the frames after every iteration (Å).
+
+        ``initial_frames`` (batch shape ``(B, L)``) is where the iterations start; identity frames
+        when None. Each iteration composes a predicted update on the right (in the local frame).
+        """
         batch, length, _ = single.shape
         single = self.single_in(self.single_norm(single))
         pair = self.pair_norm(pair)
-        frames = Rigid.identity(batch, length, dtype=single.dtype, device=single.device)
+        if initial_frames is None:
+            frames = Rigid.identity(batch, length, dtype=single.dtype, device=single.device)
+        else:
+            frames = Rigid(initial_frames.rots.to(single.dtype), initial_frames.trans.to(single.dtype))
         trajectory = []
         for iteration in range(self.num_iterations):
             single = self.ipa_norm(single + self.ipa(single, pair, frames, mask))
@@ -235,24 +261,35 @@ class SSRLMStructurePreTrainedModel(PreTrainedModel):
 
 
 class SSRLMForStructurePrediction(SSRLMStructurePreTrainedModel):
-    """Frozen SSR-LM encoder + trunk + IPA structure module + distogram and pLDDT heads.
+    """(Frozen SSR-LM encoder) + 2D + floor → trunk → IPA structure module + distogram and pLDDT heads.
 
-    ``forward(input_ids, attention_mask, coords=None, atom_mask=None)``: ``input_ids`` come from
-    :class:`~modeling_ssrlm.tokenization_ssrlm.SSRLMTokenizer` (CLS ... EOS, right padding);
+    ``forward(input_ids, attention_mask, ss_probabilities, ss_pairs, floor_rotations,
+    floor_translations, coords=None, atom_mask=None)``: ``input_ids`` come from
+    :class:`~modeling_ssrlm.tokenization_ssrlm.SSRLMTokenizer` (CLS ... EOS, right padding); the 2D
+    channels ``(B, L, L)`` and floor frames ``(B, L, 3, 3)`` / ``(B, L, 3)`` from
+    :func:`~modeling_ssrlm.fold3d.features.features_batch` (needed when the config uses them);
     ``coords`` ``(B, L, n_atoms, 3)`` and ``atom_mask`` ``(B, L, n_atoms)`` are the reference atoms
     (slots of :data:`~modeling_ssrlm.fold3d.pdb_io.ATOM_NAMES`) and switch on the losses.
+    :meth:`fold` does all of it from plain sequences.
     """
 
     def __init__(self, config: SSRLMStructureConfig) -> None:
         super().__init__(config)
-        self.model = SSRLMModel(config.encoder_config)  # the backbone attribute of every SSR-LM head
-        if config.use_attention_maps:
-            self.model.set_attn_implementation("eager")
-        self.model.requires_grad_(False)
         encoder = config.encoder_config
         s, z = config.single_dim, config.pair_dim
-        self.embedding_norm = nn.LayerNorm(encoder.hidden_size)
-        self.single_embed = nn.Linear(encoder.hidden_size, s)
+        if config.use_encoder:
+            self.model = SSRLMModel(encoder)  # the backbone attribute of every SSR-LM head
+            if config.use_attention_maps:
+                self.model.set_attn_implementation("eager")
+            self.model.requires_grad_(False)
+            self.embedding_norm = nn.LayerNorm(encoder.hidden_size)
+            self.single_embed = nn.Linear(encoder.hidden_size, s)
+        self.token_embed = nn.Embedding(encoder.vocab_size, s)
+        if config.use_secondary_structure:
+            self.ss_single = nn.Linear(2, s)
+            self.ss_pair = nn.Linear(2, z)
+        if config.use_floor_distances:
+            self.floor_distance = nn.Linear(config.num_distogram_bins, z)
         self.pair_left_right = nn.Linear(s, 2 * z)
         self.pair_outer = OuterProduct(s, z, config.outer_product_dim)
         self.relative_position = nn.Linear(2 * config.max_relative_position + 1, z)
@@ -268,6 +305,10 @@ class SSRLMForStructurePrediction(SSRLMStructurePreTrainedModel):
         self.plddt_head = nn.Sequential(
             nn.LayerNorm(s), nn.Linear(s, s), nn.ReLU(), nn.Linear(s, config.num_plddt_bins)
         )
+        if config.start_from_floor:
+            self.floor_plddt_head = nn.Sequential(
+                nn.LayerNorm(s), nn.Linear(s, s), nn.ReLU(), nn.Linear(s, config.num_plddt_bins)
+            )
         self.post_init()
 
     @classmethod
@@ -278,27 +319,42 @@ class SSRLMForStructurePrediction(SSRLMStructurePreTrainedModel):
         """
         loaded = super().from_pretrained(*args, **kwargs)
         model = loaded[0] if kwargs.get("output_loading_info") else loaded
-        model.model.requires_grad_(False)
+        if model.config.use_encoder:
+            model.model.requires_grad_(False)
         return loaded
 
     def train(self, mode: bool = True) -> SSRLMForStructurePrediction:
         """Switch training mode; the frozen encoder always stays in eval mode (no dropout)."""
         super().train(mode)
-        self.model.eval()
+        if self.config.use_encoder:
+            self.model.eval()
         return self
 
-    def _embed(self, input_ids: torch.Tensor,
-               attention_mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Single ``(B, L, s)``, pair ``(B, L, L, z)`` and residue mask ``(B, L)`` from the encoder."""
-        with torch.no_grad():
-            encoded = self.model(
-                input_ids=input_ids, attention_mask=attention_mask,
-                output_attentions=self.config.use_attention_maps,
-            )
+    def _embed(self, input_ids: torch.Tensor, attention_mask: torch.Tensor,
+               ss_probabilities: torch.Tensor | None, ss_pairs: torch.Tensor | None,
+               floor_frames: Rigid | None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Single ``(B, L, s)``, pair ``(B, L, L, z)`` and residue mask ``(B, L)`` from all inputs."""
         residues = residue_mask(input_ids, attention_mask, self.config.encoder_config)
-        hidden = strip_special_tokens(encoded.last_hidden_state, residues)
-        residues = residues.to(hidden.dtype)
-        single = self.single_embed(self.embedding_norm(hidden)) * residues[..., None]
+        tokens = strip_special_tokens(input_ids[..., None], residues)[..., 0]
+        dtype = self.token_embed.weight.dtype
+        residues = residues.to(dtype)
+        single = self.token_embed(tokens)
+        encoded = None
+        if self.config.use_encoder:
+            with torch.no_grad():
+                encoded = self.model(
+                    input_ids=input_ids, attention_mask=attention_mask,
+                    output_attentions=self.config.use_attention_maps,
+                )
+            hidden = strip_special_tokens(encoded.last_hidden_state, residues.bool())
+            single = single + self.single_embed(self.embedding_norm(hidden))
+        pair_mask = residues[:, :, None] * residues[:, None, :]
+        if self.config.use_secondary_structure:
+            probabilities = ss_probabilities.to(dtype) * pair_mask
+            pairs = ss_pairs.to(dtype) * pair_mask
+            per_residue = torch.stack([probabilities.sum(-1).clamp_max(1.0), pairs.sum(-1).clamp_max(1.0)], -1)
+            single = single + self.ss_single(per_residue)
+        single = single * residues[..., None]
         left, right = self.pair_left_right(single).chunk(2, dim=-1)
         pair = left[:, :, None] + right[:, None, :] + self.pair_outer(single, residues)
         length = single.shape[1]
@@ -308,41 +364,73 @@ class SSRLMForStructurePrediction(SSRLMStructurePreTrainedModel):
         ) + self.config.max_relative_position
         one_hot = F.one_hot(offsets, 2 * self.config.max_relative_position + 1).to(single.dtype)
         pair = pair + self.relative_position(one_hot)[None]
+        if self.config.use_secondary_structure:
+            pair = pair + self.ss_pair(torch.stack([probabilities, pairs], dim=-1))
+        if self.config.use_floor_distances:
+            pair = pair + self.floor_distance(self._binned_distances(floor_frames.trans.to(dtype)))
         if self.config.use_attention_maps:
             maps = torch.cat(encoded.attentions, dim=1)[:, :, 1:-1, 1:-1]  # (B, layers*heads, L, L)
             pair = pair + self.attention_embed(maps.permute(0, 2, 3, 1))
         return single, pair, residues
 
+    def _binned_distances(self, points: torch.Tensor) -> torch.Tensor:
+        """One-hot distogram bins ``(B, L, L, num_distogram_bins)`` of the distances between ``points``."""
+        edges = distance_bins(self.config.distogram_min, self.config.distogram_max,
+                              self.config.num_distogram_bins, device=points.device)
+        bins = torch.bucketize(torch.cdist(points, points), edges)
+        return F.one_hot(bins, self.config.num_distogram_bins).to(points.dtype)
+
     def _recycling_features(self, previous: tuple[torch.Tensor, torch.Tensor, torch.Tensor]
                             ) -> tuple[torch.Tensor, torch.Tensor]:
         """Additions to single and pair from the previous cycle's outputs (AlphaFold Algorithm 32)."""
         previous_single, previous_pair, previous_c4 = previous
-        edges = distance_bins(self.config.distogram_min, self.config.distogram_max,
-                              self.config.num_distogram_bins, device=previous_c4.device)
-        bins = torch.bucketize(torch.cdist(previous_c4, previous_c4), edges)
-        distance = F.one_hot(bins, self.config.num_distogram_bins).to(previous_pair.dtype)
+        distance = self._binned_distances(previous_c4).to(previous_pair.dtype)
         return (self.recycle_single_norm(previous_single),
                 self.recycle_pair_norm(previous_pair) + self.recycle_distance(distance))
 
-    def _fold(self, single: torch.Tensor, pair: torch.Tensor, mask: torch.Tensor
+    def _fold(self, single: torch.Tensor, pair: torch.Tensor, mask: torch.Tensor, initial_frames: Rigid | None
               ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, list[Rigid]]:
         """Trunk blocks then structure module: trunk single, trunk pair, final single, frames per iteration."""
         for block in self.trunk:
             single, pair = block(single, pair, mask)
-        final_single, trajectory = self.structure_module(single, pair, mask)
+        final_single, trajectory = self.structure_module(single, pair, mask, initial_frames)
         return single, pair, final_single, trajectory
 
-    def forward(self, input_ids: torch.LongTensor, attention_mask: torch.Tensor | None = None,
-                coords: torch.Tensor | None = None, atom_mask: torch.Tensor | None = None,
-                **kwargs) -> StructurePredictionOutput:
+    def _check_inputs(self, input_ids: torch.Tensor, ss_probabilities: torch.Tensor | None,
+                      ss_pairs: torch.Tensor | None, floor_rotations: torch.Tensor | None,
+                      floor_translations: torch.Tensor | None) -> None:
         if input_ids.dim() != 2 or input_ids.shape[1] < 3:
             raise ValueError(
                 f"input_ids must be (batch, length) with CLS and EOS around at least one residue, "
                 f"got shape {tuple(input_ids.shape)}"
             )
+        batch, length = input_ids.shape[0], input_ids.shape[1] - 2
+        needed = {}
+        if self.config.use_secondary_structure:
+            needed.update(ss_probabilities=(ss_probabilities, (batch, length, length)),
+                          ss_pairs=(ss_pairs, (batch, length, length)))
+        if self.config.start_from_floor:
+            needed.update(floor_rotations=(floor_rotations, (batch, length, 3, 3)),
+                          floor_translations=(floor_translations, (batch, length, 3)))
+        for name, (value, shape) in needed.items():
+            if value is None:
+                raise ValueError(
+                    f"this model needs {name}: compute the inputs with "
+                    "modeling_ssrlm.fold3d.features (compute_features + features_batch), or call model.fold(sequences)"
+                )
+            if tuple(value.shape) != shape:
+                raise ValueError(f"{name} must have shape {shape}, got {tuple(value.shape)}")
+
+    def forward(self, input_ids: torch.LongTensor, attention_mask: torch.Tensor | None = None,
+                ss_probabilities: torch.Tensor | None = None, ss_pairs: torch.Tensor | None = None,
+                floor_rotations: torch.Tensor | None = None, floor_translations: torch.Tensor | None = None,
+                coords: torch.Tensor | None = None, atom_mask: torch.Tensor | None = None,
+                **kwargs) -> StructurePredictionOutput:
+        self._check_inputs(input_ids, ss_probabilities, ss_pairs, floor_rotations, floor_translations)
         if attention_mask is None:
             attention_mask = torch.ones_like(input_ids)
-        single0, pair0, mask = self._embed(input_ids, attention_mask)
+        floor = Rigid(floor_rotations, floor_translations) if self.config.start_from_floor else None
+        single0, pair0, mask = self._embed(input_ids, attention_mask, ss_probabilities, ss_pairs, floor)
         is_purine = (input_ids[:, 1:-1] == _PURINE_IDS[0]) | (input_ids[:, 1:-1] == _PURINE_IDS[1])
 
         previous = None
@@ -353,7 +441,7 @@ class SSRLMForStructurePrediction(SSRLMStructurePreTrainedModel):
                 single, pair = single + extra_single, pair + extra_pair
             last_cycle = cycle == self.config.num_recycles
             with torch.set_grad_enabled(torch.is_grad_enabled() and last_cycle):
-                trunk_single, trunk_pair, final_single, trajectory = self._fold(single, pair, mask)
+                trunk_single, trunk_pair, final_single, trajectory = self._fold(single, pair, mask, floor)
             if not last_cycle:
                 c4 = trajectory[-1].trans
                 previous = (trunk_single.detach(), trunk_pair.detach(), c4.detach())
@@ -369,9 +457,30 @@ class SSRLMForStructurePrediction(SSRLMStructurePreTrainedModel):
             positions=positions, frame_rotations=frames.rots, frame_translations=frames.trans,
             plddt=plddt, plddt_logits=plddt_logits, distogram_logits=distogram_logits, residue_mask=mask,
         )
+        if floor is not None:
+            output.floor_positions = frames_to_atoms(Rigid(floor.rots.to(positions.dtype),
+                                                           floor.trans.to(positions.dtype)), is_purine)
+            output.floor_plddt_logits = self.floor_plddt_head(final_single)
+            output.floor_plddt = (torch.softmax(output.floor_plddt_logits, dim=-1) * centers).sum(-1)
         if coords is not None:
             self._add_losses(output, trajectory, is_purine, coords, atom_mask)
         return output
+
+    @torch.no_grad()
+    def fold(self, sequences: list[str], source=None) -> list[StructurePredictionOutput]:
+        """Fold plain sequences one by one: 2D from ``source`` (default: the config's), floor, network.
+
+        Returns one output per sequence (batch dimension 1, no padding).
+        """
+        from .features import compute_features, features_batch
+        from .secondary import get_source
+
+        source = get_source(source or self.config.secondary_structure_source)
+        outputs = []
+        for sequence in sequences:
+            batch = features_batch([compute_features(sequence, source, self.config.floor_steps)])
+            outputs.append(self(**{k: v.to(self.device) for k, v in batch.items()}))
+        return outputs
 
     def _add_losses(self, output: StructurePredictionOutput, trajectory: list[Rigid], is_purine: torch.Tensor,
                     coords: torch.Tensor, atom_mask: torch.Tensor | None) -> None:
@@ -393,9 +502,15 @@ class SSRLMForStructurePrediction(SSRLMStructurePreTrainedModel):
         dist_loss = distogram_loss(output.distogram_logits, coords[:, :, _C4], c4_mask,
                                    config.distogram_min, config.distogram_max)
         conf_loss = plddt_loss(output.plddt_logits, output.positions[:, :, _C4], coords[:, :, _C4], c4_mask)
+        lddt_loss = smooth_lddt_loss(output.positions[:, :, _C4], coords[:, :, _C4], c4_mask)
         output.fape_loss, output.distogram_loss, output.plddt_loss = fape_loss, dist_loss, conf_loss
+        output.smooth_lddt_loss = lddt_loss
         output.loss = (config.fape_weight * fape_loss + config.distogram_weight * dist_loss
-                       + config.plddt_weight * conf_loss)
+                       + config.plddt_weight * conf_loss + config.smooth_lddt_weight * lddt_loss)
+        if output.floor_plddt_logits is not None:
+            output.floor_plddt_loss = plddt_loss(output.floor_plddt_logits, output.floor_positions[:, :, _C4],
+                                                 coords[:, :, _C4], c4_mask)
+            output.loss = output.loss + config.plddt_weight * output.floor_plddt_loss
 
 
 __all__ = ["SSRLMForStructurePrediction", "SSRLMStructurePreTrainedModel", "StructurePredictionOutput"]

@@ -1,0 +1,143 @@
+"""Write a released structure-model folder: weights, config, recipe, evaluation and a model card.
+
+The card generator of ``model_cards/`` knows the sequence models only, so this module writes a
+short card of its own, from recorded facts only: the config, ``training_summary.json`` of the run
+(as ``recipe.json``) and an ``evaluation.json`` of ``fold3d.py evaluate`` (as ``eval.json``).
+The folder carries no code: the structure model lives in the ``modeling_ssrlm.fold3d``
+subpackage, which registers the ``ssrlm_structure`` model type when ``modeling_ssrlm`` is imported.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from .evaluation import METHOD_LABELS
+from .modeling_fold3d import SSRLMForStructurePrediction
+
+RECIPE_KEYS = ("command", "settings", "train_chains", "valid_chains", "trainable_parameters", "validation",
+               "chosen_step", "wall_time_s", "threads")
+
+
+def _evaluation_table(evaluation: dict) -> list[str]:
+    lines = [
+        f"Test set: {evaluation['targets']} CASP15 + RNA-Puzzles chains (16–256 nt), C4' lDDT (radius 15 Å), "
+        f"2D from `{evaluation['secondary_structure_source']}`.",
+        "",
+        "| method | mean lDDT | Pearson r (pLDDT vs lDDT) | mean RMSD (Å) | mean TM-score |",
+        "|---|---|---|---|---|",
+    ]
+    for method, label in METHOD_LABELS.items():
+        entry = evaluation["methods"][method]
+        r = entry.get("pearson_r_plddt_lddt")
+        lines.append(f"| {label} | {entry['mean_lddt']:.3f} | {'–' if r is None else f'{r:.2f}'} | "
+                     f"{entry['mean_rmsd']:.1f} | {entry['mean_tm_score']:.3f} |")
+    comparison = evaluation["network_minus_floor"]
+    lines += ["", f"Network − floor: mean {comparison['mean']:+.3f} lDDT; the network is better on "
+                  f"{comparison['improved']} of {evaluation['targets']} targets ({comparison['improved_fraction']:.0%})."]
+    return lines
+
+
+def model_card(config, recipe: dict | None, evaluation: dict | None) -> str:
+    """Markdown card (with Hub metadata) of a structure-model folder."""
+    encoder = "a frozen SSR-LM encoder" if config.use_encoder else "no language-model encoder (learned nucleotide embeddings)"
+    lines = [
+        "---",
+        "license: apache-2.0",
+        "library_name: transformers",
+        "tags:", "- biology", "- rna", "- rna-3d-structure", "- ssr-lm",
+        "---",
+        "",
+        "# ssrlm-fold3d",
+        "",
+        "RNA 3D structure model of `ssrlm`: the secondary structure of each sequence "
+        f"(`{config.secondary_structure_source}`: pair probabilities and decoded pairs) is an input, the A-form "
+        "floor built on it (ideal right-handed A-form helices, loops placed by distance restraints) is the start, "
+        f"and an IPA structure module ({config.num_structure_iterations} iterations, {config.num_trunk_blocks} "
+        f"trunk blocks, single/pair {config.single_dim}/{config.pair_dim}, {encoder}) predicts updates to its "
+        "frames. Heads: C4'-C4' distogram, pLDDT of the network and pLDDT of the floor.",
+        "",
+        f"Default mode of `ssrlm fold3d` with this folder: **{config.default_mode}**.",
+        "",
+        "## Use",
+        "",
+        "```bash",
+        "ssrlm fold3d examples/example.fa --out pdb/                 # this folder is the default model",
+        "ssrlm fold3d examples/example.fa --mode floor --out floor/  # the floor, with the floor pLDDT head",
+        "```",
+        "",
+        "```python",
+        "import modeling_ssrlm  # registers the model type",
+        "from modeling_ssrlm.fold3d import SSRLMForStructurePrediction",
+        "model = SSRLMForStructurePrediction.from_pretrained('models/ssrlm-fold3d')",
+        "[output] = model.fold(['GGGGAAACCCCAUAUGGGGAAACCCC'])  # positions (1, L, 13, 3) Å, plddt (1, L)",
+        "```",
+        "",
+        "The folder carries no code (the model lives in the `modeling_ssrlm.fold3d` subpackage); ViennaRNA "
+        "(`pip install viennarna`) computes the 2D input. PDB files carry the pLDDT (0–100) in the B-factor column.",
+    ]
+    if recipe:
+        settings = recipe.get("settings", {})
+        lines += [
+            "",
+            "## Training",
+            "",
+            f"- chains: {recipe.get('train_chains')} training, {recipe.get('valid_chains')} validation "
+            "(shared-data natives with every chain ≥ 80 % identical to a test chain removed; MMseqs2)",
+            f"- steps: {settings.get('max_steps')} × batch {settings.get('batch_size')}, crops of "
+            f"{settings.get('crop_length')} nt, learning rate {settings.get('learning_rate')}, FAPE clamp "
+            f"{settings.get('fape_clamp')} Å, smooth-lDDT weight {settings.get('smooth_lddt_weight')}",
+            f"- weights: {recipe.get('weights')}",
+            f"- trainable parameters: {recipe.get('trainable_parameters'):,}",
+            f"- wall time: {recipe.get('wall_time_s')} s on {recipe.get('threads')} CPU thread(s)",
+            f"- command: `{recipe.get('command')}`",
+        ]
+        curve = recipe.get("validation") or []
+        if curve and "floor_lddt" in curve[0]:
+            best = max(curve, key=lambda entry: entry["network_lddt"])
+            lines += [
+                "",
+                f"Validation ({recipe.get('valid_chains')} chains, C4' lDDT): floor {curve[0]['floor_lddt']:.3f}; "
+                f"network {curve[-1]['network_lddt']:.3f} after the last step, at best {best['network_lddt']:.3f} "
+                f"(step {best['step']}).",
+            ]
+    if config.default_mode == "floor":
+        lines += ["", "The network did not beat the floor on validation, so `ssrlm fold3d` writes the floor by "
+                      "default (with the floor pLDDT head); `--mode network` gives the network's output."]
+    if evaluation:
+        lines += ["", "## Evaluation", "", *_evaluation_table(evaluation)]
+        if evaluation.get("command"):
+            lines += ["", f"Command: `{evaluation['command']}`"]
+    lines += [
+        "",
+        "## Limitations",
+        "",
+        "Trained on a few dozen chains on a CPU: the network learns small corrections of the floor, not RNA "
+        "folding. Quality follows the 2D input; tertiary contacts, pseudoknots and multi-chain complexes are "
+        "beyond it. TM-scores are biotite's (protein d0, C4' as pseudo-CA, RMSD superposition).",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def export_model(model_dir: Path, out: Path, evaluation: Path | None = None, default_mode: str = "network") -> None:
+    """Save the model of ``model_dir`` into ``out`` with ``default_mode``, ``recipe.json``, ``eval.json``, ``README.md``."""
+    model = SSRLMForStructurePrediction.from_pretrained(model_dir)
+    model.config.default_mode = default_mode
+    out.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(out)
+    recipe = None
+    model_dir = Path(model_dir)
+    is_last = model_dir.name == "last" and not (model_dir / "training_summary.json").is_file()
+    summary_path = (model_dir.parent if is_last else model_dir) / "training_summary.json"
+    if summary_path.is_file():
+        summary = json.loads(summary_path.read_text())
+        recipe = {key: summary[key] for key in RECIPE_KEYS if key in summary}
+        recipe["weights"] = ("after the last step" if is_last
+                             else f"of step {summary.get('chosen_step')} (best validation C4' lDDT)")
+        (out / "recipe.json").write_text(json.dumps(recipe, indent=2) + "\n")
+    evaluation_data = None
+    if evaluation is not None:
+        evaluation_data = json.loads(Path(evaluation).read_text())
+        (out / "eval.json").write_text(json.dumps(evaluation_data, indent=2) + "\n")
+    (out / "README.md").write_text(model_card(model.config, recipe, evaluation_data))
