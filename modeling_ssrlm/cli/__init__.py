@@ -39,6 +39,8 @@ from ..io.sequences import record_file_name
 EXIT_OK, EXIT_ERROR, EXIT_INTERRUPTED = 0, 2, 130
 FORMATS = ("dbn", "bpseq", "ct", "json")
 DEFAULT_MAX_LENGTH = 4000
+#: ``ssrlm serve``'s default: a page on a CPU answers a 1,000-nt sequence in seconds (the map grows as length squared).
+SERVE_MAX_LENGTH = 1000
 _SEQUENCE_ARGUMENT = re.compile(r"^[ACGTUNRYSWKMBDHVacgtunryswkmbdhv]+$")
 
 
@@ -603,6 +605,13 @@ def command_fold3d(args: argparse.Namespace, console: Console) -> None:
     progress.close()
 
 
+def command_serve(args: argparse.Namespace, console: Console) -> None:
+    """Serve the prediction page (``modeling_ssrlm/cli/serve.py``) until Ctrl-C."""
+    from .serve import run_server
+
+    run_server(_model_folder(args), _device(args.device), args.host, args.port, args.max_length)
+
+
 # --------------------------------------------------------------------------- command line
 
 
@@ -674,6 +683,16 @@ def build_parser() -> argparse.ArgumentParser:
     fold3d.add_argument("--out", type=Path, required=True, help="folder for one PDB file per record")
     overwrite(fold3d)
     fold3d.set_defaults(handler=command_fold3d)
+
+    serve = commands.add_parser("serve", help="a web page that predicts secondary structures (Gradio)")
+    serve.add_argument("--model", type=Path, default=None, help="pair model folder (default: the shipped model)")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1, this machine only)")
+    serve.add_argument("--port", type=_positive_int, default=7860, help="port (default: 7860)")
+    serve.add_argument("--device", choices=("cpu", "cuda", "auto"), default="auto")
+    serve.add_argument(
+        "--max-length", type=_positive_int, default=SERVE_MAX_LENGTH, help="longest sequence the page accepts (nt)"
+    )
+    serve.set_defaults(handler=command_serve)
     return parser
 
 
