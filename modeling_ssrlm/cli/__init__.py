@@ -43,6 +43,8 @@ FORMATS = ("dbn", "bpseq", "ct", "json")
 DEFAULT_MAX_LENGTH = 4000
 #: Batches whose longest sequence is shorter than this run on one torch thread (see :func:`_threads_for`).
 ONE_THREAD_BELOW = 128
+#: ``ssrlm serve``'s default: a page on a CPU answers a 1,000-nt sequence in seconds (the map grows as length squared).
+SERVE_MAX_LENGTH = 1000
 _SEQUENCE_ARGUMENT = re.compile(f"^[{NUCLEOTIDES}U{IUPAC_AMBIGUITY_CODES}]+$", re.IGNORECASE)
 
 
@@ -420,7 +422,21 @@ class PredictionWriter:
             if self.plot:
                 figure = draw_prediction(record, prediction.probabilities, prediction.pairs)
                 write_atomically(self.out / f"{stem}.png", lambda path: _save_figure(figure, path))
+                self._write_drawing(record, prediction, self.out / f"{stem}.svg")
         self.console.written += 1
+
+    def _write_drawing(self, record: Record, prediction, path: Path) -> None:
+        """RNAplot's drawing of the structure (``--plot``), noting the pseudoknotted pairs it leaves out."""
+        from ..tokenization_ssrlm import to_rna
+        from .structure_drawing import draw_structure
+
+        drawing = draw_structure(to_rna(record.sequence), prediction.pairs, prediction.probabilities, record.id)
+        if drawing.undrawn_pairs:
+            self.console.note(
+                f"record {record.id!r}: {path.name} leaves out {len(drawing.undrawn_pairs)} pseudoknotted pairs "
+                "(RNAplot draws nested structures only)"
+            )
+        write_atomically(path, lambda temporary: temporary.write_text(drawing.svg, encoding="utf-8"))
 
 
 def draw_prediction(record: Record, probabilities, pairs):
@@ -439,7 +455,7 @@ def draw_prediction(record: Record, probabilities, pairs):
         rows, cols = zip(*pairs)
         heat.scatter(cols, rows, s=8, facecolors="none", edgecolors="red", linewidths=0.6, label="predicted pairs")
         heat.legend(loc="lower left", fontsize=7)
-    heat.set_title("pair probability (circles above the diagonal: predicted pairs)", fontsize=9)
+    heat.set_title("pair probability\n(circles above the diagonal: predicted pairs)", fontsize=9)
     heat.set_xlabel("position j")
     heat.set_ylabel("position i")
     figure.colorbar(image, ax=heat, fraction=0.046)
@@ -481,7 +497,7 @@ def command_predict(args: argparse.Namespace, console: Console) -> None:
     from ..modeling_ssrlm_pair import SSRLMForPairPrediction
 
     if args.plot and args.out is None:
-        raise InputError("--plot needs --out DIR for the PNG files")
+        raise InputError("--plot needs --out DIR for the PNG and SVG files")
     if args.out is not None:
         prepare_out_dir(args.out, args.overwrite)
     model = load_model(SSRLMForPairPrediction, _model_folder(args), _device(args.device), _pair_model_remedy())
@@ -618,6 +634,13 @@ def command_fold3d(args: argparse.Namespace, console: Console) -> None:
     progress.close()
 
 
+def command_serve(args: argparse.Namespace, console: Console) -> None:
+    """Serve the prediction page (``modeling_ssrlm/cli/serve.py``) until Ctrl-C."""
+    from .serve import run_server
+
+    run_server(_model_folder(args), _device(args.device), args.host, args.port, args.max_length)
+
+
 # --------------------------------------------------------------------------- command line
 
 
@@ -672,7 +695,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="write one file per record into this folder, named after the record id (default: stdout)",
     )  # fmt: skip
     overwrite(predict)
-    predict.add_argument("--plot", action="store_true", help="also write a PNG per record (needs --out)")
+    predict.add_argument(
+        "--plot", action="store_true",
+        help="also write per record a PNG (probability map, arc diagram) and an SVG drawing (RNAplot; needs --out)",
+    )  # fmt: skip
     predict.add_argument("--batch-tokens", type=_positive_int, default=8192, help="nucleotides per model batch")
     predict.set_defaults(handler=command_predict)
 
@@ -689,6 +715,16 @@ def build_parser() -> argparse.ArgumentParser:
                         help="network: the structure module's output; floor: the A-form floor on the 2D it starts "
                              "from (default: the model's default_mode)")
     fold3d.set_defaults(handler=command_fold3d)
+
+    serve = commands.add_parser("serve", help="a web page that predicts secondary structures (Gradio)")
+    serve.add_argument("--model", type=Path, default=None, help="pair model folder (default: the shipped model)")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1, this machine only)")
+    serve.add_argument("--port", type=_positive_int, default=7860, help="port (default: 7860)")
+    serve.add_argument("--device", choices=("cpu", "cuda", "auto"), default="auto")
+    serve.add_argument(
+        "--max-length", type=_positive_int, default=SERVE_MAX_LENGTH, help="longest sequence the page accepts (nt)"
+    )
+    serve.set_defaults(handler=command_serve)
     return parser
 
 

@@ -1,0 +1,153 @@
+"""``ssrlm serve`` without a browser: reading and checking a request, predicting it, the app and the command."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import runpy
+import socket
+from pathlib import Path
+
+import pytest
+
+from modeling_ssrlm import SSRLMConfig
+from modeling_ssrlm.cli import FileNames, InputError, Record, format_prediction, main, predict_structures, serve
+from modeling_ssrlm.modeling_ssrlm_pair import SSRLMForPairPrediction
+from modeling_ssrlm.secondary_structure import read_ct
+
+pytest.importorskip("gradio", reason="ssrlm serve needs gradio (pip install 'ssrlm[serve]')")
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("model")
+    config = SSRLMConfig(
+        hidden_size=32, num_hidden_layers=1, num_attention_heads=2, intermediate_size=64,
+        pair_hidden_channels=8, pair_num_blocks=1, pair_threshold=0.5,
+    )  # fmt: skip
+    SSRLMForPairPrediction(config).save_pretrained(folder)
+    return folder
+
+
+@pytest.fixture
+def predictor(model_dir, tmp_path):
+    model = SSRLMForPairPrediction.from_pretrained(model_dir).eval()
+    return serve.Predictor(model, "tiny", tmp_path / "server", max_length=40)
+
+
+def _read(predictor, text=None, upload=None):
+    return predictor.read(text, upload, predictor.new_request_folder())
+
+
+def _refusal(predictor, text=None, upload=None) -> str:
+    with pytest.raises(InputError) as refused:
+        _read(predictor, text, upload)
+    message = str(refused.value)
+    assert str(predictor.workdir) not in message  # the server's own paths never show
+    return message
+
+
+def test_pasted_plain_lines_are_numbered_like_plain_sequence_arguments(predictor):
+    records = _read(predictor, "GGGGAAACCCC\n\n  acguacgu \n")
+    assert [(record.id, record.sequence) for record in records] == [("seq1", "GGGGAAACCCC"), ("seq2", "ACGTACGT")]
+
+
+def test_pasted_fasta_and_an_upload_are_read_together(predictor):
+    upload = predictor.workdir / "upload" / "two.fa"
+    upload.parent.mkdir(parents=True)
+    upload.write_bytes(gzip.compress(b">b\nACGU\n>c\nGGGAAACCC\n"))
+    records = _read(predictor, ">a desc\nGGGG\nAAACCCC\n", str(upload))
+    assert [(record.id, record.sequence) for record in records] == [("a", "GGGGAAACCCC"), ("b", "ACGT"), ("c", "GGGAAACCC")]
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("ACGUXACGU", "record 'seq1': invalid character 'X' at position 4"),
+        (">long\n" + "A" * 41, "record 'long': 41 nt is longer than --max-length 40"),
+        (">empty\n\n>next\nACGU", "record 'empty': empty sequence"),
+        ("/etc/passwd", "record 'seq1': invalid character '/'"),  # a pasted path is a bad sequence, never a file to read
+        (">\nACGU", "the pasted text is not valid FASTA"),
+        ("   \n", "paste a sequence or upload a FASTA file first"),
+        ("ACGU\n" * (serve.MAX_RECORDS + 1), f"more than {serve.MAX_RECORDS} records"),
+        ("A" * (serve.MAX_INPUT_BYTES + 1), "the pasted text is over the limit"),
+    ],
+    ids=["character", "too-long", "empty", "path", "not-fasta", "nothing", "too-many", "too-big"],
+)
+def test_bad_pasted_input_is_one_message(predictor, text, message):
+    assert message in _refusal(predictor, text)
+
+
+def test_uploads_are_read_only_from_the_server_folder_and_within_the_limit(predictor, tmp_path):
+    outside = tmp_path / "outside.fa"
+    outside.write_text(">a\nACGU\n")
+    assert "not a file this server received" in _refusal(predictor, upload=str(outside))
+    inside = predictor.workdir / "upload"
+    inside.mkdir(parents=True)
+    assert "not a file this server received" in _refusal(predictor, upload=str(inside / ".." / ".." / "outside.fa"))
+    bomb = inside / "bomb.fa.gz"  # small on disk, over the limit once decompressed
+    bomb.write_bytes(gzip.compress(b">a\n" + b"ACGU" * serve.MAX_INPUT_BYTES))
+    assert "the uploaded file 'bomb.fa.gz' is over the limit" in _refusal(predictor, upload=str(bomb))
+    notes = inside / "notes.txt"
+    notes.write_text("hello\n")
+    assert _refusal(predictor, upload=str(notes)).startswith("the uploaded file 'notes.txt' is not valid FASTA")
+
+
+def test_request_folders_of_an_hour_ago_are_removed(predictor):
+    old = predictor.new_request_folder()
+    serve.os.utime(old, (0, 0))
+    kept = predictor.new_request_folder()
+    assert not old.exists() and kept.is_dir() and kept.parent == predictor.workdir / "requests"
+
+
+def test_a_record_gives_the_files_of_ssrlm_predict(predictor):
+    record = Record("tRNA/x", "GCGGAUUUAGCUCAGUUGGGAGAGCGCCAG")
+    folder = predictor.new_request_folder()
+    console = serve._PageConsole()
+    result = predictor.predict(record, folder, FileNames(console), console)
+    [expected] = predict_structures(predictor.model, [record.sequence], serve.BATCH_TOKENS)
+    assert result.dot_bracket == format_prediction(record, expected.pairs, "dbn")[0]
+    assert [path.name for path in result.files] == [f"tRNA_x.{suffix}" for suffix in ("dbn", "bpseq", "ct", "json", "svg", "png")]
+    assert all(path.parent == folder for path in result.files)
+    assert read_ct(folder / "tRNA_x.ct") == (record.sequence.replace("T", "U"), expected.pairs)
+    assert json.loads((folder / "tRNA_x.json").read_text())["id"] == "tRNA/x"
+    assert result.drawing.svg.startswith("<?xml") and result.figure.stat().st_size > 1000
+
+
+def test_build_app_keeps_gradio_in_a_private_folder_and_launches_locally(model_dir, monkeypatch):
+    monkeypatch.delenv("GRADIO_TEMP_DIR", raising=False)
+    monkeypatch.delenv("GRADIO_EXAMPLES_CACHE", raising=False)
+    app = serve.build_app(model_dir)
+    assert app.GRADIO_CACHE.rsplit("/", 1)[-1].startswith("ssrlm-serve-")
+    options = serve.launch_options()
+    assert options["server_name"] is None and options["share"] is False  # Gradio's default host: 127.0.0.1
+    assert options["max_file_size"] == serve.MAX_INPUT_BYTES and options["mcp_server"] is False
+    assert serve.os.environ["GRADIO_ANALYTICS_ENABLED"] == "False"
+
+
+def test_app_py_builds_the_page_with_the_default_model():
+    """``app.py`` (a Hugging Face Space's entry point) builds the page when imported and launches only when run."""
+    import gradio
+
+    namespace = runpy.run_path(str(Path(__file__).resolve().parents[1] / "app.py"))
+    assert isinstance(namespace["demo"], gradio.Blocks) and not namespace["demo"].is_running
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["serve", "--model", "{tmp}"], "is not a model folder (no config.json)"),
+        (["serve", "--port", "0"], "expected a positive integer"),
+        (["serve", "--model", "{model}", "--port", "{taken}"], "cannot listen on 127.0.0.1:{taken}: the port is taken"),
+    ],
+    ids=["not-a-model", "bad-port", "port-taken"],
+)
+def test_serve_command_errors_are_one_line(capsys, tmp_path, model_dir, argv, message):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        values = {"tmp": tmp_path, "model": model_dir, "taken": taken.getsockname()[1]}
+        code = main([arg.format(**values) for arg in argv])
+    message = message.format(**values)
+    err = capsys.readouterr().err
+    assert code == 2 and message in err and err.count("\n") == 1
