@@ -105,6 +105,14 @@ def finetune_chain(run: Path) -> tuple[list[dict], Path | None]:
     return stages, run
 
 
+def train_batch_size(stage: dict) -> int | None:
+    """Sequences per optimizer step of a fine-tuning stage, from its summary or its ``trainer_state.json``."""
+    if "training" in stage:
+        return stage["training"]["train_batch_size"]
+    state = REPO_ROOT / stage["output_dir"] / "trainer_state.json"
+    return read_json(state)["train_batch_size"] if state.is_file() else None
+
+
 def finetune_recipe(run: Path, default_hardware: str, command: str) -> dict:
     """The recipe of a ``finetune_ss.py`` run, its earlier stages and its pre-training."""
     stages, pretrained = finetune_chain(run)
@@ -112,7 +120,7 @@ def finetune_recipe(run: Path, default_hardware: str, command: str) -> dict:
         "task": "secondary-structure",
         "datasets": sorted({stage["data"]["train_split"] for stage in stages}),
         "steps": sum(stage["global_steps"] for stage in stages),
-        "batch": 2,
+        "batch": sorted({train_batch_size(stage) for stage in stages}),
         "hardware": f"{default_hardware}, fp32",
         "wall_time_s": round(sum(stage["train_metrics"]["train_runtime"] for stage in stages)),
         "fine_tuning_stages": [

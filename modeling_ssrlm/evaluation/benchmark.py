@@ -124,22 +124,27 @@ def run_model(
 ) -> dict[str | None, MethodRun]:
     """Run ``model`` once and decode its probabilities with each decoder (``None``: the config's own).
 
-    A run's ``seconds`` are the forward pass (priors included) plus that decoder's decoding.
+    A decoder is a ``pair_decoder`` value, optionally with ``+<pair_decoder_extra_pairs>``
+    (``vienna_mfe+any``: confident non-crossing pairs are added too). A run's ``seconds`` are the
+    forward pass (priors included) plus that decoder's decoding.
     """
     start = time.perf_counter()
     probabilities = model.pair_probabilities(list(sequences), batch_tokens=batch_tokens, prior_cache_dir=prior_cache_dir)
     forward_seconds = time.perf_counter() - start
     normalized = normalize_batch(sequences)
     runs = {}
-    saved = model.config.pair_decoder
+    saved = (model.config.pair_decoder, model.config.pair_decoder_extra_pairs)
     try:
         for decoder in decoders:
-            model.config.pair_decoder = saved if decoder is None else decoder
+            if decoder is not None:
+                name, _, extra = decoder.partition("+")
+                model.config.pair_decoder, model.config.pair_decoder_extra_pairs = name, extra or "crossing"
             start = time.perf_counter()
             pairs = [model.decode_pairs(matrix, sequence) for matrix, sequence in zip(probabilities, normalized)]
             runs[decoder] = MethodRun(pairs, probabilities, forward_seconds + time.perf_counter() - start)
+            model.config.pair_decoder, model.config.pair_decoder_extra_pairs = saved
     finally:
-        model.config.pair_decoder = saved
+        model.config.pair_decoder, model.config.pair_decoder_extra_pairs = saved
     return runs
 
 

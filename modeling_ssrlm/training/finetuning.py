@@ -183,6 +183,14 @@ def finetune(model_args, data_args, training_args) -> int:
                 "train_records_excluded_as_similar": excluded,
                 "eval_records": len(eval_dataset),
             },
+            "training": {
+                "train_batch_size": training_args.per_device_train_batch_size
+                * training_args.gradient_accumulation_steps
+                * training_args.world_size,
+                "learning_rate": training_args.learning_rate,
+                "max_steps": training_args.max_steps,
+                "seed": training_args.seed,
+            },
             "global_steps": train_result.global_step,
             "train_metrics": train_result.metrics,
             "best_checkpoint": trainer.state.best_model_checkpoint,
