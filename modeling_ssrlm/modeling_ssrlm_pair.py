@@ -279,6 +279,7 @@ class SSRLMPairHead(nn.Module):
         )
         self.final_norm = SSRLMMaskedInstanceNorm2d(channels) if config.pair_norm == "instance" else nn.Identity()
         self.output = nn.Conv2d(channels, 1, kernel_size=1)
+        self.output_activation = config.pair_output_activation
         extra_channels = len(config.pair_prior_channels) + PAIR_IDENTITY_CHANNELS * config.pair_sequence_features
         # Only built when used, so configs without extra inputs keep their state dict and outputs.
         self.prior_proj = nn.Conv2d(extra_channels, channels, kernel_size=1) if extra_channels else None
@@ -309,7 +310,9 @@ class SSRLMPairHead(nn.Module):
         hidden = _apply_mask(hidden, mask)
         for block in self.blocks:
             hidden = block(hidden, mask)
-        logits = self.output(_masked_activation(_apply_norm(self.final_norm, hidden, mask), mask)).squeeze(1)
+        hidden = _apply_norm(self.final_norm, hidden, mask)
+        hidden = _masked_activation(hidden, mask) if self.output_activation == "relu" else _apply_mask(hidden, mask)
+        logits = self.output(hidden).squeeze(1)
         logits = (logits + logits.transpose(1, 2)) / 2
         return logits.masked_fill(~valid, torch.finfo(logits.dtype).min)
 

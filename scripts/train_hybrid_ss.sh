@@ -36,3 +36,16 @@ train() {  # $1 output name, $2 backbone (folder or preset), $3 extra config ove
 train prior_only ssrlm-8m ",num_hidden_layers=0" > "$OUT/prior_only.log" 2>&1 &
 train lm_prior models/ssrlm-8m "" > "$OUT/lm_prior.log" 2>&1 &
 wait
+
+# Stage 2 (both stage-1 heads ended degenerate: after their final ReLU every read-out weight was
+# negative, so every probability sat at or below sigmoid(bias) = 0.457, with ties among the top pairs):
+# continue the winner on validation (prior-only) with the linear read-out (pair_output_activation=none),
+# same data, 400 steps.
+python finetune_ss.py --init_from "$OUT/prior_only" --data_root runs/ss_all \
+  --train_split bprna/TR0,spot_rna_pdb/TR1,rna3db_2d/train,rfam_ss/train --sample_per_split 8000 --max_length 400 \
+  --exclude_similar_to runs/ss_all/fasta/*.fa --mmseqs_threads 2 \
+  --eval_split bprna/VL0,spot_rna_pdb/VL1,rna3db_2d/valid --config_overrides "pair_output_activation=none" \
+  --prior_workers 1 --per_device_train_batch_size 4 --per_device_eval_batch_size 8 --learning_rate 5e-4 \
+  --weight_decay 0.01 --lr_scheduler_type cosine --warmup_steps 40 --max_steps 400 --eval_strategy no \
+  --save_strategy no --load_best_model_at_end false --logging_steps 50 --seed 42 --report_to none \
+  --dataloader_pin_memory false --disable_tqdm true --output_dir "$OUT/prior_only_linear" > "$OUT/prior_only_linear.log" 2>&1

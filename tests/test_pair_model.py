@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import copy
+import json
 import math
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
-from transformers.dynamic_module_utils import get_class_from_dynamic_module
 
 from modeling_ssrlm.configuration_ssrlm import SSRLMConfig
 from modeling_ssrlm.modeling_ssrlm import SSRLMForMaskedLM
@@ -233,7 +232,6 @@ def test_config_rejects_bad_pair_settings():
 # --------------------------------------------------------------------------- prior channels and decoders
 
 PRIORS = ["bpp:turner2004", "mfe:andronescu2007"]
-SHIPPED = Path(__file__).resolve().parents[1] / "models" / "ssrlm-8m-ss"
 
 
 @pytest.fixture
@@ -313,20 +311,19 @@ def test_sequence_features_alone_need_no_priors(config):
     assert features[1, 2 * 4 + 3, 0, 1] == 1 and features[1].sum() == 4 and not features[1, :, 2:].any()
 
 
-def test_config_without_extra_inputs_keeps_old_weights_and_outputs(model):
-    """Old folders: no new weights, and the shipped model predicts exactly as its own (pre-change) code."""
+def test_folders_saved_before_the_new_fields_load_with_the_same_weights_and_outputs(model, tmp_path):
+    """Old folders: no ``pair_prior_channels``, decoder or read-out fields in their config.json."""
     assert model.pair_head.prior_proj is None and not any("prior_proj" in key for key in model.state_dict())
-    new = SSRLMForPairPrediction.from_pretrained(SHIPPED)
+    model.save_pretrained(tmp_path)
+    saved = json.loads((tmp_path / "config.json").read_text())
+    new_fields = [key for key in saved if key.startswith(("pair_prior", "pair_sequence", "pair_decoder", "pair_output"))]
+    assert len(new_fields) == 8
+    (tmp_path / "config.json").write_text(json.dumps({k: v for k, v in saved.items() if k not in new_fields}))
+    old = SSRLMForPairPrediction.from_pretrained(tmp_path)
+    assert old.config.pair_prior_channels == () and old.config.pair_output_activation == "relu"
+    assert old.config.pair_decoder == "threshold"
     sequences = ["GGGGAAACCCCAUAUGGGGAAACCCC", "ACGUNNACGUAGCUAGCUAGGCUAGCUAGCAUCGAUCGAUGCAGCUAG"]
-    probabilities = new.pair_probabilities(sequences)
-    # values computed with the code before prior channels existed (commit 08f9bc2), one sequence alone
-    first = new.pair_probabilities(sequences[:1])[0]
-    assert first.astype(np.float64).sum() == pytest.approx(21.86032036866527, rel=1e-6)
-    assert [first[0, 10], first[1, 9], first[15, 25]] == pytest.approx([0.058073923, 0.067565918, 0.066080064], rel=1e-5)
-    # the folder's own copy of the model code (written when it was exported)
-    folder_class = get_class_from_dynamic_module("modeling_ssrlm_pair.SSRLMForPairPrediction", str(SHIPPED))
-    old = folder_class.from_pretrained(SHIPPED)
-    for before, after in zip(old.pair_probabilities(sequences), probabilities):
+    for before, after in zip(model.pair_probabilities(sequences), old.pair_probabilities(sequences)):
         assert np.array_equal(before, after)
 
 
@@ -408,3 +405,30 @@ def test_a_single_nucleotide_predicts_alone_as_in_a_batch():
     [alone] = model.pair_probabilities(["A"])
     batched = model.pair_probabilities(["A", "GGGGAAACCCC"])[0]
     assert alone.shape == (1, 1) and np.array_equal(alone, batched)
+
+
+@pytest.mark.parametrize("activation", ["relu", "none"])
+def test_linear_read_out_has_no_ceiling_when_every_read_out_weight_is_negative(activation):
+    """The released head of issue 14: after a ReLU, negative read-out weights cap every logit at the bias."""
+    config = SSRLMConfig(hidden_size=16, num_attention_heads=2, pair_hidden_channels=4, pair_output_activation=activation)
+    model = SSRLMForPairPrediction(config).eval()
+    with torch.no_grad():
+        model.pair_head.output.weight.fill_(-1.0)
+        model.pair_head.output.bias.fill_(0.0)
+    encoded = SSRLMTokenizer()(["GGGGAAAACCCCAUGCAUGC"], return_tensors="pt")
+    logits = model(**encoded).logits[0]
+    if activation == "relu":
+        assert logits.max().item() <= 0.0
+    else:
+        assert logits.max().item() > 0.5
+
+
+def test_configs_without_the_read_out_field_keep_the_relu_read_out(tmp_path):
+    config = SSRLMConfig(hidden_size=16, num_attention_heads=2)
+    config.save_pretrained(tmp_path)
+    saved = json.loads((tmp_path / "config.json").read_text())
+    saved.pop("pair_output_activation")
+    (tmp_path / "config.json").write_text(json.dumps(saved))
+    assert SSRLMConfig.from_pretrained(tmp_path).pair_output_activation == "relu"
+    with pytest.raises(ValueError, match="pair_output_activation"):
+        SSRLMConfig(hidden_size=16, num_attention_heads=2, pair_output_activation="gelu")

@@ -1,11 +1,12 @@
-"""The released folders load offline: the default pair model (``models/ssrlm-8m-ss``, also through the
-CLI) and the pre-trained backbone it was fine-tuned from (``models/ssrlm-8m``)."""
+"""The released folders load offline: the default pair model (the folder ``models/DEFAULT`` names, also
+through the CLI), its calibration, and the pre-trained SSR-LM backbone (``models/ssrlm-8m``)."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 import yaml
@@ -23,7 +24,7 @@ from modeling_ssrlm.cli import default_model_dir, main
 from modeling_ssrlm.secondary_structure import parse_dot_bracket
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-SHIPPED = REPO_ROOT / "models" / "ssrlm-8m-ss"
+SHIPPED = REPO_ROOT / "models" / (REPO_ROOT / "models" / "DEFAULT").read_text().strip()
 BACKBONE = REPO_ROOT / "models" / "ssrlm-8m"
 PACKAGE_DIR = Path(modeling_ssrlm.__file__).parent
 
@@ -80,10 +81,26 @@ def test_backbone_folder_is_the_pre_trained_mlm_with_a_generated_card(monkeypatc
     assert logits.shape == (1, 13, 9) and torch.isfinite(logits).all()
 
 
-def test_backbone_is_the_base_of_the_shipped_pair_model():
-    assert json.loads((SHIPPED / "recipe.json").read_text())["pre_training"]["folder"] == json.loads(
-        (BACKBONE / "recipe.json").read_text()
-    )["folder"]
+def test_shipped_pair_model_records_its_recipe_evaluation_and_calibration():
+    recipe = json.loads((SHIPPED / "recipe.json").read_text())
+    assert recipe["task"] == "secondary-structure" and "rfam_ss/train" in " ".join(recipe["datasets"])
+    assert recipe["command"] in (SHIPPED / "README.md").read_text()  # the card is generated from the recipe
+    calibration = json.loads((SHIPPED / "calibration.json").read_text())
+    assert calibration["splits"] == ["bprna/VL0", "spot_rna_pdb/VL1", "rna3db_2d/valid"]  # validation only
+    assert calibration["ece"] < 0.02 and calibration["max_probability"] > 0.9
+    assert calibration["sequences_with_ties_in_top"] <= 0.05 * calibration["sequences"]
+
+
+def test_shipped_probabilities_have_no_ceiling_and_no_ties_among_the_top_pairs():
+    """Issue 14: the first released head capped every probability at 0.49, with ties among its best pairs."""
+    model = AutoModelForPairPrediction.from_pretrained(SHIPPED)
+    trna = "GCGGAUUUAGCUCAGUUGGGAGAGCGCCAGACUGAAGAUCUGGAGGUCCUGUGUUCGAUCCACAGAAUUCGCACCA"
+    [probabilities] = model.pair_probabilities([trna])
+    upper = np.sort(probabilities[np.triu_indices(len(trna), k=1)])[::-1]
+    assert upper[0] > 0.9 and upper[-1] < 0.01
+    assert len(np.unique(upper[:15])) == 15
+    acceptor_stem = [(i, 72 - i) for i in range(7)]
+    assert all(probabilities[i, j] > 0.5 for i, j in acceptor_stem)
 
 
 @pytest.mark.parametrize("folder", [SHIPPED, BACKBONE], ids=lambda folder: folder.name)
