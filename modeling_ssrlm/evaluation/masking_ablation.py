@@ -88,6 +88,7 @@ class AblationSettings:
     warmup_steps: int = 100
     lr_scheduler: str = "cosine"
     validation_fraction: float = 0.01
+    ncrna_fraction: float = 0.5  # share of ncRNA *sequences* per batch (METHOD.md §2: 1:1)
     bf16: bool = True
     curve_every: int = 250
     # ---- probe 1: masked-span recovery on held-out families
@@ -358,7 +359,8 @@ class Ablation:
             "--warmup_steps", str(settings.warmup_steps), "--lr_scheduler_type", settings.lr_scheduler,
             "--weight_decay", "0.01", "--logging_steps", str(min(50, settings.curve_every)),
             "--save_steps", str(settings.curve_every), "--eval_strategy", "steps", "--eval_steps", str(settings.curve_every),
-            "--validation_fraction", str(settings.validation_fraction), "--seed", str(seed),
+            "--validation_fraction", str(settings.validation_fraction), "--ncrna_fraction", str(settings.ncrna_fraction),
+            "--seed", str(seed),
             "--report_to", "none", "--disable_tqdm", "true", "--output_dir", str(self.backbone_root(arm, seed) / "mlm"),
         ]  # fmt: skip
         if settings.config_overrides:
