@@ -14,7 +14,6 @@ from modeling_ssrlm import SSRLMConfig, SSRLMForMaskedLM
 from modeling_ssrlm.evaluation.comparison import UnitScores, aligned, mean_sd, paired_bootstrap, sign_flip_test
 from modeling_ssrlm.evaluation.metrics import pair_scores, precision_at_l
 from modeling_ssrlm.evaluation.probes import (
-    SpanInstance,
     contact_probe,
     heldout_masked_lm_loss,
     helix_strands,

@@ -34,7 +34,6 @@ floor. Each backbone's steps can run in a separate process (``jobs``), one torch
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import dataclasses
 import json
@@ -46,7 +45,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -402,7 +401,7 @@ class Ablation:
     def curve(self, arm: str, seed: int) -> None:
         """Step 3: held-out loss and span probe at every checkpoint not yet in ``curve.jsonl``."""
         from ..modeling_ssrlm import SSRLMForMaskedLM
-        from ..training.pretraining import last_complete_checkpoint  # noqa: F401  (same notion of complete)
+        from .probes import span_recovery
 
         root = self.backbone_root(arm, seed)
         if arm == REFERENCE:
@@ -422,8 +421,6 @@ class Ablation:
             model = SSRLMForMaskedLM.from_pretrained(checkpoint)
             point = {"step": step, "tokens": step * self.settings.tokens_per_step, "own_eval_loss": own.get(step)}
             point.update(self.heldout_losses(model))
-            from .probes import span_recovery
-
             summary = span_recovery(model, sequences, pairs, curve_instances).summary()
             point.update({key: summary[key] for key in ("helix_accuracy", "unpaired_accuracy", "helix_minus_unpaired")})
             with path.open("a") as handle:
@@ -517,9 +514,6 @@ class Ablation:
 
     def pair_probe(self, backbone: Path, output_dir: Path, channels: Sequence[str]) -> dict:
         """Train the pair head on the frozen encoder (fixed budget, probe seed 0), score the test splits."""
-        from ..modeling_ssrlm_pair import SSRLMForPairPrediction
-        from .probes import pair_probe_scores
-
         settings = self.settings
         if not (output_dir / "finetune_summary.json").exists():
             run_script("finetune_ss.py", self.pair_argv(backbone, output_dir, channels, True, settings.pair_steps, settings.pair_learning_rate))
@@ -746,6 +740,11 @@ METRIC_LABELS = {
     "heldout_loss_ncrna": "held-out MLM loss, ncRNA",
     "heldout_loss_other": "held-out MLM loss, non-ncRNA",
     "unigram": "unigram floor of that loss (base frequencies)",
+    "unigram_ncrna": "unigram floor, ncRNA",
+    "unigram_other": "unigram floor, non-ncRNA",
+    "heldout_accuracy": "held-out masked accuracy, fixed token masks (all)",
+    "heldout_accuracy_ncrna": "held-out masked accuracy, ncRNA",
+    "heldout_accuracy_other": "held-out masked accuracy, non-ncRNA",
     "own_eval_loss": "held-out loss under the arm's own masking",
     "span:helix_accuracy": "span probe: helix-strand recovery",
     "span:unpaired_accuracy": "span probe: unpaired-window recovery",
@@ -764,7 +763,8 @@ def _label(metric: str) -> str:
         variant = name[len("pair_f1_"):].replace("frozen_priors", "frozen + priors")
         return f"pair probe ({variant}) F1, {split}"
     if name.startswith("pair_valid_f1_"):
-        return f"pair probe ({name[len('pair_valid_f1_'):]}) F1, validation"
+        variant = name[len("pair_valid_f1_"):].replace("frozen_priors", "frozen + priors")
+        return f"pair probe ({variant}) F1, validation subset"
     return metric
 
 
