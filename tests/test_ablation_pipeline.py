@@ -119,7 +119,6 @@ def test_smoke_run_writes_tables_plot_and_statistics_and_a_rerun_recomputes_noth
             summary = json.loads((out / "runs" / arm / f"seed{seed}" / "mlm" / "pretraining_summary.json").read_text())
             assert summary["global_steps"] == 4 and summary["token_slots"] == 4 * 2 * 128
             assert [p["step"] for p in results["curves"][arm][str(seed)]] == [2, 4]
-    # Seed s of every arm starts from the same weights (only the masks differ): the init reference is that start.
     assert not (out / "runs" / "ssm" / "seed0" / "mlm" / "checkpoint-2" / "optimizer.pt").exists()  # slimmed
     # Every span instance is a whole helix strand or an equally long unpaired window of a held-out family.
     instances = json.loads((out / "probe_data" / "span_instances.json").read_text())["instances"]
@@ -163,3 +162,20 @@ def test_an_interrupted_pretraining_resumes_to_the_uninterrupted_weights(fixture
     resumed = load_file(run / "model.safetensors")
     for name, tensor in straight.items():
         torch.testing.assert_close(resumed[name], tensor, msg=name)
+
+
+def test_the_init_reference_is_the_start_of_every_arm_of_its_seed(fixture_data, tmp_path):
+    from modeling_ssrlm.training.pretraining import build_trainer
+
+    corpus, ss = fixture_data
+    ablation = Ablation(smoke_settings(corpus=str(corpus), ss_data=str(ss), out=str(tmp_path / "a"), seeds=(0,)))
+    ablation.check_settings()
+    ablation.prepare_data()
+    ablation.save_initial_model(0, tmp_path / "init")
+    initial = load_file(tmp_path / "init" / "model.safetensors")
+    train_mlm = load_script("train_mlm.py")
+    for arm in ("mlm", "ssm"):
+        start = build_trainer(*train_mlm.parse_args(ablation.pretrain_argv(arm, 0))).model.state_dict()
+        assert initial.keys() == start.keys()
+        for name, tensor in initial.items():
+            torch.testing.assert_close(start[name], tensor, rtol=0, atol=0, msg=f"{arm}: {name}")
