@@ -137,6 +137,15 @@ def test_smoke_run_writes_tables_plot_and_statistics_and_a_rerun_recomputes_noth
     # Which seeds are summarised is not a setting of the backbones: a subset is summarised from the same runs.
     assert masking_ablation.main(_argv(corpus, ss, out, "--seeds", "0", "--summary-only")) == 0
     assert len(json.loads((out / "results" / "results.json").read_text())["table"]["heldout_loss"]["ssm"]["per_seed"]) == 1
+    # Probe 4: the full fine-tune of each arm's best seed (by the frozen probe's validation F1).
+    assert masking_ablation.main(_argv(corpus, ss, out, "--full-finetune")) == 0
+    full = json.loads((out / "results" / "results.json").read_text())["full_finetune"]
+    assert set(full) == {"mlm", "sm", "ssm"}
+    for arm, entry in full.items():
+        valid = {s: json.loads((out / "runs" / arm / f"seed{s}" / "probes" / "pair_frozen.json").read_text())["valid_f1"] for s in (0, 1)}
+        assert valid[entry["seed"]] == max(valid.values())
+        assert set(entry["summary"]) == {"bprna/TS0", "spot_rna_pdb/TS1"}
+    assert "Full fine-tune of each arm's best seed" in (out / "results" / "ablation.md").read_text()
 
 
 def test_an_interrupted_pretraining_resumes_to_the_uninterrupted_weights(fixture_data, tmp_path, caplog):
