@@ -35,7 +35,7 @@ from pathlib import Path
 
 from transformers import HfArgumentParser, TrainingArguments
 
-from modeling_ssrlm.configuration_ssrlm import PRESETS
+from modeling_ssrlm.configuration_ssrlm import ALL_PRESETS
 from modeling_ssrlm.training.finetuning import finetune
 
 REPO_ROOT = Path(__file__).resolve().parent
@@ -74,7 +74,7 @@ class ModelArguments:
     backbone: str = field(
         default="ssrlm-8m",
         metadata={"help": f"A saved SSR-LM folder (MLM or encoder; its encoder weights are loaded) or a preset "
-                  f"name for training from scratch: {', '.join(PRESETS)}."},
+                  f"name for training from scratch: {', '.join(ALL_PRESETS)}."},
     )
     init_from: str | None = field(
         default=None,

@@ -49,7 +49,7 @@ from dataclasses import dataclass, field
 import transformers
 from transformers import HfArgumentParser, TrainingArguments
 
-from modeling_ssrlm.configuration_ssrlm import PRESETS
+from modeling_ssrlm.configuration_ssrlm import ALL_PRESETS
 from modeling_ssrlm.training.mlm_trainer import MaskedLMTrainer
 from modeling_ssrlm.training.pretraining import build_trainer, remove_checkpoints, start_checkpoint, write_summary
 
@@ -60,7 +60,7 @@ class ModelArguments:
     """Which encoder to pre-train."""
 
     preset: str | None = field(
-        default="ssrlm-8m", metadata={"help": f"Size preset, one of {sorted(PRESETS)} (ignored with --config_name)."}
+        default="ssrlm-8m", metadata={"help": f"Size preset, one of {sorted(ALL_PRESETS)} (ignored with --config_name)."}
     )
     config_name: str | None = field(
         default=None, metadata={"help": "A config.json file, or a folder holding one, instead of --preset."}

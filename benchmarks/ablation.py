@@ -1,5 +1,10 @@
 """The paper's Table 3 (8M row): plain MLM vs span masking (SM) vs structure-aware span masking (SSM).
 
+Superseded by ``benchmarks/masking_ablation.py`` (a 1M preset, a token budget that leaves the
+unigram plateau, consensus structures, probes for every seed, paired statistics, learning curves);
+this script stays as the record of the first attempt (README: every backbone ended at masked-LM loss
+1.370–1.375, so its table reads seed noise).
+
 For every seed and masking strategy, with equal tokens and everything else equal:
 
 1. pre-train ``ssrlm-8m`` with ``train_mlm.py --masking {mlm,sm,ssm}`` on a corpus made by

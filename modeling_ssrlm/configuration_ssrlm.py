@@ -33,6 +33,15 @@ PRESETS: dict[str, dict[str, int]] = {
     },
 }
 
+# Not a paper size: a small encoder for experiments that must run on a few CPU cores (the masking
+# ablation, benchmarks/masking_ablation.py). Kept apart from PRESETS, which is the paper's table;
+# ``from_preset`` and the training scripts accept both (ALL_PRESETS).
+#   ssrlm-1m   : 6 × (4·128² + 3·128·256)        + heads ≈ 0.99 M (987,008)
+SMALL_PRESETS: dict[str, dict[str, int]] = {
+    "ssrlm-1m": {"num_hidden_layers": 6, "hidden_size": 128, "num_attention_heads": 4, "intermediate_size": 256},
+}
+ALL_PRESETS: dict[str, dict[str, int]] = {**PRESETS, **SMALL_PRESETS}
+
 
 # Kept literal (not imported from postprocess.py / thermodynamics.py) so that this file stays
 # self-contained for ``trust_remote_code`` loading; tests check them against those modules.
@@ -227,13 +236,14 @@ class SSRLMConfig(PreTrainedConfig):
 
     @classmethod
     def from_preset(cls, name: str, **overrides) -> "SSRLMConfig":
-        """Build the configuration of a named preset (``"ssrlm-8m"``, ``"ssrlm-150m"``, ``"ssrlm-650m"``).
+        """Build the configuration of a named preset (``"ssrlm-8m"``, ``"ssrlm-150m"``, ``"ssrlm-650m"``,
+        or the small ``"ssrlm-1m"`` of :data:`SMALL_PRESETS`).
 
         Keyword arguments override preset fields, e.g. ``from_preset("ssrlm-8m", num_key_value_heads=2)``.
         """
-        if name not in PRESETS:
-            raise ValueError(f"unknown preset {name!r}; choose one of {sorted(PRESETS)}")
-        return cls(**{**PRESETS[name], **overrides})
+        if name not in ALL_PRESETS:
+            raise ValueError(f"unknown preset {name!r}; choose one of {sorted(ALL_PRESETS)}")
+        return cls(**{**ALL_PRESETS[name], **overrides})
 
 
-__all__ = ["SSRLMConfig", "PRESETS"]
+__all__ = ["SSRLMConfig", "PRESETS", "SMALL_PRESETS", "ALL_PRESETS"]

@@ -17,7 +17,7 @@ import numpy as np
 from datasets import concatenate_datasets
 from transformers import Trainer, set_seed
 
-from ..configuration_ssrlm import PRESETS, SSRLMConfig
+from ..configuration_ssrlm import ALL_PRESETS, SSRLMConfig
 from ..data.pair_collator import DataCollatorForPairPrediction
 from ..data.ss_datasets import load_ss_split
 from ..io.mmseqs import similar_to
@@ -90,13 +90,13 @@ def build_model(args: ModelArguments) -> SSRLMForPairPrediction:
     """Create the pair model from a fine-tuned folder, a pre-trained backbone folder or a preset."""
     source = args.init_from or args.backbone
     overrides = parse_config_overrides(args.config_overrides)
-    if args.init_from is None and source in PRESETS:
+    if args.init_from is None and source in ALL_PRESETS:
         model = SSRLMForPairPrediction(SSRLMConfig.from_preset(source, **overrides))
     elif Path(source).is_dir():
         config = SSRLMConfig.from_pretrained(source, **overrides)
         model = SSRLMForPairPrediction.from_pretrained(source, config=config)
     else:
-        raise ValueError(f"{source!r} is neither a model folder nor a preset ({', '.join(PRESETS)})")
+        raise ValueError(f"{source!r} is neither a model folder nor a preset ({', '.join(ALL_PRESETS)})")
     if args.freeze_backbone:
         model.model.requires_grad_(False)
     return model

@@ -27,7 +27,7 @@ from transformers import AutoModelForMaskedLM, TrainerCallback, set_seed
 from transformers.trainer import TRAINER_STATE_NAME
 from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 
-from ..configuration_ssrlm import PRESETS, SSRLMConfig
+from ..configuration_ssrlm import ALL_PRESETS, SSRLMConfig
 from ..data.corpus import load_pretraining_corpus, mix_ncrna
 from ..data.mlm_collator import MASK_STRATEGY_IDS, MASKING_MODES, DataCollatorForSSM
 from ..data.packing import pack_rows
@@ -47,8 +47,8 @@ def build_config(model_args: ModelArguments) -> SSRLMConfig:
     """The model configuration from ``--preset`` or ``--config_name``, plus ``--config_overrides``."""
     overrides = parse_config_overrides(model_args.config_overrides)
     if model_args.config_name is None:
-        if model_args.preset not in PRESETS:
-            raise ValueError(f"unknown preset {model_args.preset!r}; choose one of {sorted(PRESETS)}")
+        if model_args.preset not in ALL_PRESETS:
+            raise ValueError(f"unknown preset {model_args.preset!r}; choose one of {sorted(ALL_PRESETS)}")
         return SSRLMConfig.from_preset(model_args.preset, **overrides)
     values, _ = SSRLMConfig.get_config_dict(model_args.config_name)
     if {"hidden_size", "num_attention_heads"} & overrides.keys() and "head_dim" not in overrides:
