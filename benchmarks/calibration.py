@@ -5,7 +5,7 @@ Writes ``<out>/calibration.json`` (bins, ECE, the maximum probability and ties a
 top pairs) and ``<out>/reliability.png``. Validation splits only: a release is judged here before any
 test split is read.
 
-    python benchmarks/calibration.py --model models/ssrlm-8m-ss --splits bprna/VL0 spot_rna_pdb/VL1 --out runs/calibration
+    python benchmarks/calibration.py --model models/ssrlm-ss-priors --splits bprna/VL0 spot_rna_pdb/VL1 --out runs/calibration
 """
 
 from __future__ import annotations

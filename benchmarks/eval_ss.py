@@ -22,7 +22,7 @@ reporting: make every choice (checkpoints, thresholds, decoders) on validation s
 
 Example::
 
-    python benchmarks/eval_ss.py --model hybrid=models/ssrlm-8m-ss --splits bprna/TS0 spot_rna_pdb/TS1 \\
+    python benchmarks/eval_ss.py --model shipped=models/ssrlm-ss-priors --splits bprna/TS0 spot_rna_pdb/TS1 \\
         --decoders threshold vienna_mfe --out runs/eval
 """
 

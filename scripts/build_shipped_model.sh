@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Rebuilds the released folders: models/ssrlm-8m (SSM pre-training of ssrlm-8m on a small corpus) and
-# models/ssrlm-8m-ss (three bpRNA TR0 fine-tuning stages from it; VL0 picks checkpoints, threshold and
-# post-processing), the evaluation against ViennaRNA, the recipe records and the generated model cards.
+# Rebuilds the released backbone models/ssrlm-8m (SSM pre-training of ssrlm-8m on a small corpus) and
+# the first pair model built on it, models/ssrlm-8m-ss (three bpRNA TR0 fine-tuning stages; VL0 picks
+# checkpoints, threshold and post-processing; no longer shipped: its head capped every probability at
+# 0.49, and scripts/train_hybrid_ss.sh builds the model that replaced it), with the evaluation against
+# ViennaRNA, the recipe records and the generated model cards.
 # Measured on a shared 2-core CPU: about 35 minutes of training in all.
 set -euo pipefail
 cd "$(dirname "$0")/.."

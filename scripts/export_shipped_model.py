@@ -152,6 +152,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("run", type=Path, help="train_mlm.py or finetune_ss.py output folder")
     parser.add_argument("out", type=Path, help="release folder to (re)write")
     parser.add_argument("--eval", type=Path, default=None, help="benchmarks/eval_ss.py eval.json of a pair model")
+    parser.add_argument("--calibration", type=Path, default=None,
+                        help="benchmarks/calibration.py calibration.json (and its reliability.png) of a pair model")
     parser.add_argument("--hardware", default="2 CPU cores (shared)", help="where a single-process CPU run ran")
     parser.add_argument("--command", default="bash scripts/build_shipped_model.sh",
                         help="the command that reproduces a fine-tuned model (its stages have no single command)")
@@ -173,6 +175,9 @@ def main(argv: list[str] | None = None) -> None:
     (args.out / "recipe.json").write_text(json.dumps(recipe, indent=2) + "\n")
     if args.eval is not None:
         shutil.copyfile(args.eval, args.out / "eval.json")
+    if args.calibration is not None:
+        shutil.copyfile(args.calibration, args.out / "calibration.json")
+        shutil.copyfile(args.calibration.with_name("reliability.png"), args.out / "reliability.png")
     print(write_card(args.out))
 
 

@@ -15,7 +15,7 @@
 
 Example::
 
-    python scripts/push_to_hub.py models/ssrlm-8m-ss --repo-id USER/ssrlm-8m-ss \\
+    python scripts/push_to_hub.py models/ssrlm-ss-priors --repo-id USER/ssrlm-ss-priors \\
         --recipe runs/ss-bprna/recipe.json --eval runs/eval-bprna/eval.json --dry-run
 """
 

@@ -7,7 +7,7 @@ the folder's ``*.py`` files and ``config.json`` with those. Weights must come ou
 script refuses to touch a folder whose re-saved ``model.safetensors`` differs. Cards, recipes and
 evaluations are left as they are.
 
-    python scripts/refresh_model_code.py models/ssrlm-8m models/ssrlm-8m-ss
+    python scripts/refresh_model_code.py models/ssrlm-8m models/ssrlm-ss-priors
 """
 
 from __future__ import annotations

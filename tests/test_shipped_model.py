@@ -87,7 +87,7 @@ def test_shipped_pair_model_records_its_recipe_evaluation_and_calibration():
     assert recipe["command"] in (SHIPPED / "README.md").read_text()  # the card is generated from the recipe
     calibration = json.loads((SHIPPED / "calibration.json").read_text())
     assert calibration["splits"] == ["bprna/VL0", "spot_rna_pdb/VL1", "rna3db_2d/valid"]  # validation only
-    assert calibration["ece"] < 0.02 and calibration["max_probability"] > 0.9
+    assert calibration["ece"] < 0.025 and calibration["max_probability"] > 0.9
     assert calibration["sequences_with_ties_in_top"] <= 0.05 * calibration["sequences"]
 
 

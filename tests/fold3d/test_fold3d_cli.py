@@ -16,7 +16,7 @@ from modeling_ssrlm.fold3d.pdb_io import ATOM_INDEX, ATOM_NAMES, RNAChain, read_
 from modeling_ssrlm.fold3d.rigid import random_rotation
 from modeling_ssrlm.modeling_ssrlm import SSRLMModel
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 import fold3d  # noqa: E402
 
 TINY = ["--single-dim", "16", "--pair-dim", "8", "--trunk-blocks", "1", "--structure-iterations", "2",

@@ -21,7 +21,7 @@ from modeling_ssrlm.cli import main, predict_structures
 from modeling_ssrlm.modeling_ssrlm_pair import SSRLMForPairPrediction
 from modeling_ssrlm.secondary_structure import parse_dot_bracket, read_bpseq, read_ct
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+REPO_ROOT = Path(__file__).resolve().parents[2]
 RANDOM_RNA = bytes(np.random.default_rng(0).choice(list(b"ACGU"), 2000))  # does not compress much
 FASTA = ">first\nGGGGAAACCCC\n>second seq\nacguacguagcuagcu\n"
 

@@ -41,7 +41,7 @@ from modeling_ssrlm.training.pretraining import (
     start_checkpoint,
 )
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+REPO_ROOT = Path(__file__).resolve().parents[2]
 TINY_MODEL = "hidden_size=32,num_hidden_layers=2,num_attention_heads=2,intermediate_size=64"
 ROW_LENGTH = 128
 

@@ -129,7 +129,7 @@ def test_app_py_builds_the_page_with_the_default_model():
     """``app.py`` (a Hugging Face Space's entry point) builds the page when imported and launches only when run."""
     import gradio
 
-    namespace = runpy.run_path(str(Path(__file__).resolve().parents[1] / "app.py"))
+    namespace = runpy.run_path(str(Path(__file__).resolve().parents[2] / "app.py"))
     assert isinstance(namespace["demo"], gradio.Blocks) and not namespace["demo"].is_running
 
 

@@ -39,7 +39,7 @@ from modeling_ssrlm.data.ss_datasets import (
     write_fasta,
 )
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+REPO_ROOT = Path(__file__).resolve().parents[2]
 SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
 
 

@@ -11,7 +11,7 @@ import pytest
 from modeling_ssrlm.evaluation.metrics import auprc, pair_scores, pair_type, pooled_scores, score_structures
 from modeling_ssrlm.secondary_structure import StructureError
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 # --------------------------------------------------------------------------------------------
