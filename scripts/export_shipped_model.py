@@ -109,8 +109,11 @@ def train_batch_size(stage: dict) -> int | None:
     """Sequences per optimizer step of a fine-tuning stage, from its summary or its ``trainer_state.json``."""
     if "training" in stage:
         return stage["training"]["train_batch_size"]
-    state = REPO_ROOT / stage["output_dir"] / "trainer_state.json"
-    return read_json(state)["train_batch_size"] if state.is_file() else None
+    for folder in (stage["output_dir"], stage.get("best_checkpoint")):
+        state = REPO_ROOT / folder / "trainer_state.json" if folder else None
+        if state is not None and state.is_file():
+            return read_json(state)["train_batch_size"]
+    return None
 
 
 def finetune_recipe(run: Path, default_hardware: str, command: str) -> dict:
@@ -120,7 +123,7 @@ def finetune_recipe(run: Path, default_hardware: str, command: str) -> dict:
         "task": "secondary-structure",
         "datasets": sorted({stage["data"]["train_split"] for stage in stages}),
         "steps": sum(stage["global_steps"] for stage in stages),
-        "batch": sorted({train_batch_size(stage) for stage in stages}),
+        "batch": sorted({size for size in map(train_batch_size, stages) if size is not None}),
         "hardware": f"{default_hardware}, fp32",
         "wall_time_s": round(sum(stage["train_metrics"]["train_runtime"] for stage in stages)),
         "fine_tuning_stages": [

@@ -128,6 +128,10 @@ class SSRLMConfig(PreTrainedConfig):
     pair_kernel_size: int = 3  # odd convolution kernel size
     pair_dilations: list[int] | tuple[int, ...] = (1, 2, 4, 8)  # block b uses pair_dilations[b % len]
     pair_norm: str = "instance"  # "instance" (per-sequence, padding-masked) or "none"
+    # Read-out of the last block: "relu" (norm → ReLU → 1×1 conv, as first released) or "none" (norm →
+    # 1×1 conv). After a ReLU, a read-out whose weights all turn negative caps every logit at its bias
+    # (a ceiling, and ties among the top pairs); the linear read-out cannot do that.
+    pair_output_activation: str = "relu"
     pair_pos_weight: float = 1.0  # BCE weight of the positive (paired) entries
     pair_min_separation: int = 1  # entries with j - i below this are neither trained on nor predicted
     pair_threshold: float = 0.5  # decision threshold on pair probabilities (tuned on a validation split)
@@ -192,6 +196,8 @@ class SSRLMConfig(PreTrainedConfig):
             raise ValueError(f"pair_kernel_size must be odd (same-size convolutions), got {self.pair_kernel_size}")
         if not self.pair_dilations or any(not isinstance(d, int) or d <= 0 for d in self.pair_dilations):
             raise ValueError(f"pair_dilations must be a non-empty list of positive integers, got {self.pair_dilations!r}")
+        if self.pair_output_activation not in ("relu", "none"):
+            raise ValueError(f"pair_output_activation must be 'relu' or 'none', got {self.pair_output_activation!r}")
         if self.pair_norm not in ("instance", "none"):
             raise ValueError(f"pair_norm must be 'instance' or 'none', got {self.pair_norm!r}")
         if not self.pair_pos_weight > 0:

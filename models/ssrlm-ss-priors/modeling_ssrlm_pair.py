@@ -39,6 +39,7 @@ Decisions (threshold, post-processing, decoder) are config fields, not weights;
 
 from __future__ import annotations
 
+import os
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -56,7 +57,7 @@ from .configuration_ssrlm import SSRLMConfig
 from .modeling_ssrlm import IGNORE_INDEX, SSRLMModel, SSRLMPreTrainedModel
 from .postprocess import postprocess as postprocess_pairs
 from .secondary_structure import Pair, matrix_to_pairs, to_dot_bracket
-from .thermodynamics import compute_prior_channels, decode_with_vienna, vienna_nested_pairs
+from .thermodynamics import compute_prior_channels_many, decode_with_vienna, vienna_nested_pairs
 from .tokenization_ssrlm import NUCLEOTIDES, VOCAB, SSRLMTokenizer, normalize_sequence
 
 __all__ = [
@@ -278,6 +279,7 @@ class SSRLMPairHead(nn.Module):
         )
         self.final_norm = SSRLMMaskedInstanceNorm2d(channels) if config.pair_norm == "instance" else nn.Identity()
         self.output = nn.Conv2d(channels, 1, kernel_size=1)
+        self.output_activation = config.pair_output_activation
         extra_channels = len(config.pair_prior_channels) + PAIR_IDENTITY_CHANNELS * config.pair_sequence_features
         # Only built when used, so configs without extra inputs keep their state dict and outputs.
         self.prior_proj = nn.Conv2d(extra_channels, channels, kernel_size=1) if extra_channels else None
@@ -308,7 +310,9 @@ class SSRLMPairHead(nn.Module):
         hidden = _apply_mask(hidden, mask)
         for block in self.blocks:
             hidden = block(hidden, mask)
-        logits = self.output(_masked_activation(_apply_norm(self.final_norm, hidden, mask), mask)).squeeze(1)
+        hidden = _apply_norm(self.final_norm, hidden, mask)
+        hidden = _masked_activation(hidden, mask) if self.output_activation == "relu" else _apply_mask(hidden, mask)
+        logits = self.output(hidden).squeeze(1)
         logits = (logits + logits.transpose(1, 2)) / 2
         return logits.masked_fill(~valid, torch.finfo(logits.dtype).min)
 
@@ -388,20 +392,30 @@ class PairPredictionMixin:
         )
 
     def pair_probabilities(
-        self, sequences: Sequence[str], batch_tokens: int = 4096, device: str | torch.device | None = None
+        self,
+        sequences: Sequence[str],
+        batch_tokens: int = 4096,
+        device: str | torch.device | None = None,
+        prior_cache_dir: str | os.PathLike | None = None,
     ) -> list[np.ndarray]:
         """Return one symmetric ``L × L`` float32 probability matrix per sequence, in input order.
 
         Sequences are validated and normalised, sorted by length and run in batches of at most
         ``batch_tokens`` padded tokens (``batch × (L_max + 2)``; a longer sequence runs alone).
-        ``device`` moves the model there first. Raises ``ValueError`` for a bare string, an empty
-        sequence or a bad character (naming the sequence index and position).
+        ``device`` moves the model there first. A model with prior channels computes them with
+        ViennaRNA, reading and filling ``prior_cache_dir`` when given (a benchmark running several
+        models on one set folds each sequence once). Raises ``ValueError`` for a bare string, an
+        empty sequence or a bad character (naming the sequence index and position).
         """
-        return self._probabilities(normalize_batch(sequences), batch_tokens, device)
+        return self._probabilities(normalize_batch(sequences), batch_tokens, device, prior_cache_dir)
 
     @torch.inference_mode()
     def _probabilities(
-        self, normalized: list[str], batch_tokens: int, device: str | torch.device | None
+        self,
+        normalized: list[str],
+        batch_tokens: int,
+        device: str | torch.device | None,
+        prior_cache_dir: str | os.PathLike | None = None,
     ) -> list[np.ndarray]:
         """:meth:`pair_probabilities` for already normalised sequences."""
         if batch_tokens < 1:
@@ -416,8 +430,8 @@ class PairPredictionMixin:
             encoded = tokenizer([normalized[i] for i in batch], padding=True, return_tensors="pt").to(self.device)
             inputs = {"input_ids": encoded["input_ids"], "attention_mask": encoded["attention_mask"]}
             if channels:
-                priors = [compute_prior_channels(normalized[i], channels) for i in batch]
-                inputs["pair_priors"] = pad_pair_priors(priors).to(self.device)
+                priors = compute_prior_channels_many([normalized[i] for i in batch], channels, cache_dir=prior_cache_dir)
+                inputs["pair_priors"] = pad_pair_priors(list(priors)).to(self.device)
             logits = self(**inputs).logits
             logits = logits.float().cpu().numpy()
             for row, index in enumerate(batch):

@@ -1,0 +1,55 @@
+#!/usr/bin/env python
+"""Set a pair-model folder's decoder and choose its threshold for that decoder on validation splits.
+
+The threshold of a ViennaRNA decoder only selects the confident pairs added to the nested structure
+(pseudoknots); :func:`~modeling_ssrlm.training.thresholds.search_threshold` folds each sequence once
+and scores every grid point. Writes ``pair_decoder`` and ``pair_threshold`` into the folder's
+``config.json`` (weights untouched) and prints the search.
+
+    python scripts/choose_decoder_threshold.py runs/hybrid/prior_only_linear --decoder vienna_mea \\
+        --splits bprna/VL0 spot_rna_pdb/VL1 rna3db_2d/valid
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+if str(REPO_ROOT) not in sys.path:
+    sys.path.insert(0, str(REPO_ROOT))
+
+from modeling_ssrlm.configuration_ssrlm import PAIR_DECODERS  # noqa: E402
+from modeling_ssrlm.evaluation.benchmark import load_eval_set, load_pair_model  # noqa: E402
+from modeling_ssrlm.modeling_ssrlm_pair import normalize_batch  # noqa: E402
+from modeling_ssrlm.training.thresholds import search_threshold  # noqa: E402
+
+GRID = tuple(round(0.05 * step, 2) for step in range(4, 20)) + (0.99,)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("model", type=Path)
+    parser.add_argument("--decoder", choices=PAIR_DECODERS, required=True)
+    parser.add_argument("--splits", nargs="+", required=True, help="validation splits")
+    parser.add_argument("--data-root", default=str(REPO_ROOT / "runs" / "ss_all"))
+    parser.add_argument("--prior-cache-dir", default=str(REPO_ROOT / "runs" / "prior_cache"))
+    args = parser.parse_args(argv)
+    model = load_pair_model(args.model)
+    model.config.pair_decoder = args.decoder
+    sets = [load_eval_set(args.data_root, name) for name in args.splits]
+    sequences = normalize_batch([s for eval_set in sets for s in eval_set.sequences])
+    truths = [t for eval_set in sets for t in eval_set.truths]
+    probabilities = model.pair_probabilities(sequences, prior_cache_dir=args.prior_cache_dir)
+    search = search_threshold(model, probabilities, sequences, truths, GRID)
+    model.config.pair_threshold = search.threshold
+    model.config.save_pretrained(args.model)
+    print(json.dumps({"decoder": args.decoder, "threshold": search.threshold, "f1": search.f1,
+                      "f1_by_threshold": search.f1_by_threshold}, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
