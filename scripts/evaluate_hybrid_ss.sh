@@ -37,7 +37,7 @@ fi
 if [ "${1:-all}" = all ]; then
   # the release exactly as shipped (its own decoder and threshold), on the same test records, then export
   python benchmarks/eval_ss.py --model ssrlm-ss-priors="$OUT/prior_only_linear" "${COMMON[@]}" --no-vienna \
-    --timing-lengths 100 500 1000 --timing-repeats 3 \
+    --timing-lengths 100 500 --timing-repeats 3 \
     --splits bprna/TS0 spot_rna_pdb/TS1 spot_rna_pdb/TS2 squarna/TS1reducedWC "archiveii/all[archiveii_sub200]" \
     "${FAMILIES[@]}" --out "$OUT/eval_shipped"
   python scripts/export_shipped_model.py "$OUT/prior_only_linear" models/ssrlm-ss-priors --eval "$OUT/eval_shipped/eval.json" \
