@@ -152,14 +152,9 @@ def evaluate_structures(references, predictions: Path, floor_predictions: Path |
     }
 
 
-def report_lines(summary: dict) -> list[str]:
-    """Markdown tables of a summary."""
-    n = summary["targets"]
-    comparison = summary["network_minus_floor"]
+def method_table(summary: dict) -> list[str]:
+    """The per-method markdown table (mean lDDT, pLDDT–lDDT r, RMSD, TM-score) of an evaluation summary."""
     lines = [
-        f"# Tertiary structure evaluation ({n} targets, C4' lDDT radius 15 Å, thresholds 0.5/1/2/4 Å; "
-        f"2D: {summary['secondary_structure_source']})",
-        "",
         "| method | mean lDDT | Pearson r (mean pLDDT vs lDDT) | mean RMSD (Å) | mean TM-score |",
         "|---|---|---|---|---|",
     ]
@@ -168,6 +163,19 @@ def report_lines(summary: dict) -> list[str]:
         r = entry.get("pearson_r_plddt_lddt")
         lines.append(f"| {label} | {entry['mean_lddt']:.3f} | {'–' if r is None else f'{r:.2f}'} | "
                      f"{entry['mean_rmsd']:.1f} | {entry['mean_tm_score']:.3f} |")
+    return lines
+
+
+def report_lines(summary: dict) -> list[str]:
+    """Markdown tables of a summary."""
+    n = summary["targets"]
+    comparison = summary["network_minus_floor"]
+    lines = [
+        f"# Tertiary structure evaluation ({n} targets, C4' lDDT radius 15 Å, thresholds 0.5/1/2/4 Å; "
+        f"2D: {summary['secondary_structure_source']})",
+        "",
+        *method_table(summary),
+    ]
     lines += [
         "",
         f"network − floor lDDT: mean {comparison['mean']:+.3f}, median {comparison['median']:+.3f}; "

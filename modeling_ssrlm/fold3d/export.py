@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from .evaluation import METHOD_LABELS
+from .evaluation import method_table
 from .modeling_fold3d import SSRLMForStructurePrediction
 
 RECIPE_KEYS = ("command", "settings", "train_chains", "valid_chains", "trainable_parameters", "validation",
@@ -24,14 +24,8 @@ def _evaluation_table(evaluation: dict) -> list[str]:
         f"Test set: {evaluation['targets']} CASP15 + RNA-Puzzles chains (16–256 nt), C4' lDDT (radius 15 Å), "
         f"2D from `{evaluation['secondary_structure_source']}`.",
         "",
-        "| method | mean lDDT | Pearson r (pLDDT vs lDDT) | mean RMSD (Å) | mean TM-score |",
-        "|---|---|---|---|---|",
+        *method_table(evaluation),
     ]
-    for method, label in METHOD_LABELS.items():
-        entry = evaluation["methods"][method]
-        r = entry.get("pearson_r_plddt_lddt")
-        lines.append(f"| {label} | {entry['mean_lddt']:.3f} | {'–' if r is None else f'{r:.2f}'} | "
-                     f"{entry['mean_rmsd']:.1f} | {entry['mean_tm_score']:.3f} |")
     comparison = evaluation["network_minus_floor"]
     lines += ["", f"Network − floor: mean {comparison['mean']:+.3f} lDDT; the network is better on "
                   f"{comparison['improved']} of {evaluation['targets']} targets ({comparison['improved_fraction']:.0%})."]
