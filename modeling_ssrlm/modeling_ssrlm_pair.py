@@ -344,7 +344,8 @@ class PairPredictionMixin:
         the threshold is a pair, whatever the decoder. Otherwise ``pair_decoder="threshold"`` applies
         the threshold and the post-processing rules (:func:`~modeling_ssrlm.postprocess.postprocess`),
         and ``"vienna_mfe"`` / ``"vienna_mea"`` decode with ViennaRNA soft constraints, the threshold
-        then selecting the pairs added to the nested structure
+        then selecting the pairs added to the nested structure, and ``pair_noncanonical_threshold``
+        (when set) the non-canonical pairs added after them
         (:func:`~modeling_ssrlm.thermodynamics.decode_with_vienna`). ``nested``: the result of
         :meth:`nested_pairs` for these probabilities, when already known (it does not depend on the
         threshold).
@@ -366,6 +367,7 @@ class PairPredictionMixin:
                 gamma=config.pair_decoder_mea_gamma,
                 crossing_only=config.pair_decoder_extra_pairs == "crossing",
                 nested=nested,
+                noncanonical_threshold=config.pair_noncanonical_threshold,
             )
         return postprocess_pairs(
             probabilities,

@@ -406,16 +406,20 @@ def add_confident_pairs(
     canonical_only: bool,
     min_loop_length: int,
     crossing_only: bool = True,
+    noncanonical_only: bool = False,
 ) -> list[Pair]:
-    """Add to ``nested`` the confident pairs the energy model could not give: the second pass of the ViennaRNA decoders.
+    """Add to ``nested`` the confident pairs the energy model could not give: the later passes of the ViennaRNA decoders.
 
     A candidate ``(i, j)`` has ``probabilities[i, j] > threshold``, ``j − i > min_loop_length``, both
-    bases unpaired so far, and is AU/GC/GU when ``canonical_only``. With ``crossing_only`` (the
-    pseudoknot pass) it must also cross a pair of ``nested``; without it, any such pair is added,
-    which lets a model trained on 3D-derived structures add the non-canonical pairs no energy
-    model predicts. Candidates are accepted greedily by descending probability (ties by position),
-    so each base keeps at most one partner. Returns the sorted pair list.
+    bases unpaired so far, and is AU/GC/GU when ``canonical_only`` (non-canonical when
+    ``noncanonical_only``). With ``crossing_only`` (the pseudoknot pass) it must also cross a pair of
+    ``nested``; without it, any such pair is added, which lets a model trained on 3D-derived
+    structures add the non-canonical pairs no energy model predicts. Candidates are accepted greedily
+    by descending probability (ties by position), so each base keeps at most one partner. Returns the
+    sorted pair list.
     """
+    if canonical_only and noncanonical_only:
+        raise ValueError("canonical_only and noncanonical_only exclude each other")
     nested = sorted(nested)
     length = len(sequence)
     nested_partner = np.full(length, -1, dtype=np.int64)
@@ -428,7 +432,9 @@ def add_confident_pairs(
     for _, i, j in sorted(zip(-weights, rows.tolist(), cols.tolist())):
         if paired[i] or paired[j] or (crossing_only and not _crosses(nested_partner, i, j)):
             continue
-        if canonical_only and base_pair_type(sequence[i], sequence[j]) == "noncanonical":
+        if (canonical_only or noncanonical_only) and (
+            (base_pair_type(sequence[i], sequence[j]) == "noncanonical") != noncanonical_only
+        ):
             continue
         paired[[i, j]] = True
         added.append((i, j))
@@ -484,6 +490,7 @@ def decode_with_vienna(
     gamma: float = 1.0,
     crossing_only: bool = True,
     nested: Sequence[Pair] | None = None,
+    noncanonical_threshold: float | None = None,
 ) -> list[Pair]:
     """Decode an ``L × L`` pair-probability matrix with ViennaRNA soft constraints, then add confident pairs.
 
@@ -492,10 +499,17 @@ def decode_with_vienna(
        part does not depend on the threshold).
     2. :func:`add_confident_pairs` with ``threshold``, ``canonical_only``, ``min_loop_length`` and
        ``crossing_only``.
+    3. Unless ``noncanonical_threshold`` is ``None``: the non-canonical pairs above it, anywhere
+       (:func:`add_confident_pairs` with ``noncanonical_only``), where both bases are still unpaired.
 
     The result is a sorted pair list with ``i < j`` and each base in at most one pair.
     """
     if nested is None:
         nested = vienna_nested_pairs(probabilities, sequence, method, min_loop_length, transform, scale, gamma)
     rna = to_rna_letters(sequence)
-    return add_confident_pairs(nested, probabilities, rna, threshold, canonical_only, min_loop_length, crossing_only)
+    pairs = add_confident_pairs(nested, probabilities, rna, threshold, canonical_only, min_loop_length, crossing_only)
+    if noncanonical_threshold is None:
+        return pairs
+    return add_confident_pairs(
+        pairs, probabilities, rna, noncanonical_threshold, False, min_loop_length, crossing_only=False, noncanonical_only=True
+    )

@@ -4,7 +4,9 @@
 The threshold of a ViennaRNA decoder only selects the confident pairs added to the nested structure
 (pseudoknots); :func:`~modeling_ssrlm.training.thresholds.search_threshold` folds each sequence once
 and scores every grid point. Writes ``pair_decoder`` and ``pair_threshold`` into the folder's
-``config.json`` (weights untouched) and prints the search.
+``config.json`` (weights untouched) and prints the search. With ``--noncanonical`` it then chooses
+``pair_noncanonical_threshold`` (the non-canonical pass, for models trained on 3D-derived
+structures) on the same splits, ``null`` when no pass scores best.
 
     python scripts/choose_decoder_threshold.py runs/hybrid/prior_only_linear --decoder vienna_mea \\
         --splits bprna/VL0 spot_rna_pdb/VL1 rna3db_2d/valid
@@ -24,9 +26,10 @@ if str(REPO_ROOT) not in sys.path:
 from modeling_ssrlm.configuration_ssrlm import PAIR_DECODERS  # noqa: E402
 from modeling_ssrlm.evaluation.benchmark import load_eval_set, load_pair_model  # noqa: E402
 from modeling_ssrlm.modeling_ssrlm_pair import normalize_batch  # noqa: E402
-from modeling_ssrlm.training.thresholds import search_threshold  # noqa: E402
+from modeling_ssrlm.training.thresholds import search_noncanonical_threshold, search_threshold  # noqa: E402
 
 GRID = tuple(round(0.05 * step, 2) for step in range(4, 20)) + (0.99,)
+NONCANONICAL_GRID = tuple(round(0.02 * step, 2) for step in range(1, 11)) + tuple(round(0.05 * s, 2) for s in range(5, 20))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -36,6 +39,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--splits", nargs="+", required=True, help="validation splits")
     parser.add_argument("--data-root", default=str(REPO_ROOT / "runs" / "ss_all"))
     parser.add_argument("--prior-cache-dir", default=str(REPO_ROOT / "runs" / "prior_cache"))
+    parser.add_argument("--noncanonical", action="store_true", help="also choose pair_noncanonical_threshold")
     args = parser.parse_args(argv)
     model = load_pair_model(args.model)
     model.config.pair_decoder = args.decoder
@@ -45,9 +49,15 @@ def main(argv: list[str] | None = None) -> int:
     probabilities = model.pair_probabilities(sequences, prior_cache_dir=args.prior_cache_dir)
     search = search_threshold(model, probabilities, sequences, truths, GRID)
     model.config.pair_threshold = search.threshold
+    report = {"decoder": args.decoder, "threshold": search.threshold, "f1": search.f1,
+              "f1_by_threshold": search.f1_by_threshold}
+    if args.noncanonical:
+        noncanonical = search_noncanonical_threshold(model, probabilities, sequences, truths, NONCANONICAL_GRID)
+        model.config.pair_noncanonical_threshold = None if noncanonical.threshold == 1.0 else noncanonical.threshold
+        report.update({"noncanonical_threshold": model.config.pair_noncanonical_threshold, "f1": noncanonical.f1,
+                       "f1_by_noncanonical_threshold": noncanonical.f1_by_threshold})
     model.config.save_pretrained(args.model)
-    print(json.dumps({"decoder": args.decoder, "threshold": search.threshold, "f1": search.f1,
-                      "f1_by_threshold": search.f1_by_threshold}, indent=2))
+    print(json.dumps(report, indent=2))
     return 0
 
 

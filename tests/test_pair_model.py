@@ -340,6 +340,12 @@ def test_decode_pairs_with_the_vienna_decoders(model):
     model.config.pair_canonical_only = False
     assert model.decode_pairs(probabilities, sequence) == sorted(stems + [(5, 30)])
     assert len(model.decode_pairs(probabilities, sequence, postprocess=False)) == 11  # raw threshold
+    # a non-canonical pair below the threshold enters only through the non-canonical pass
+    probabilities[5, 30] = probabilities[30, 5] = 0.3
+    assert model.decode_pairs(probabilities, sequence) == sorted(stems)
+    model.config.pair_noncanonical_threshold = 0.25
+    assert model.decode_pairs(probabilities, sequence) == sorted(stems + [(5, 30)])
+    model.config.pair_noncanonical_threshold = None
 
 
 def test_config_checks_the_new_pair_fields():
@@ -351,6 +357,9 @@ def test_config_checks_the_new_pair_fields():
         SSRLMConfig(pair_decoder="centroid")
     with pytest.raises(ValueError, match="pair_decoder_scale"):
         SSRLMConfig(pair_decoder_scale=0.0)
+    with pytest.raises(ValueError, match="pair_noncanonical_threshold must be None or in"):
+        SSRLMConfig(pair_noncanonical_threshold=1.5)
+    assert SSRLMConfig().pair_noncanonical_threshold is None
 
 
 def test_config_choices_are_the_thermodynamics_ones():

@@ -277,6 +277,41 @@ def test_pseudoknot_pass_adds_confident_canonical_crossing_pairs_only():
     assert_valid(any_pair, sequence)
 
 
+def test_noncanonical_pass_adds_only_noncanonical_pairs_on_free_bases():
+    # a stem (0-3 with 15-18) whose inner loop holds non-canonical pairs no energy model gives
+    sequence = "GGGGAAGAAUAAAGACCCC"
+    nested = [(0, 18), (1, 17), (2, 16), (3, 15)]
+    probabilities = np.zeros((len(sequence), len(sequence)))
+    confident = {(4, 14): 0.3, (6, 12): 0.25, (5, 13): 0.05, (3, 14): 0.9, (9, 13): 0.99}
+    for (i, j), p in confident.items():
+        probabilities[i, j] = probabilities[j, i] = p
+    # (4,14) A·A and (6,12) G·A: non-canonical, above 0.2, bases free -> added;
+    # (5,13) A·G: below the threshold; (3,14) G·A: base 3 is paired; (9,13) U-G: canonical, not this pass's.
+    added = add_confident_pairs(
+        nested, probabilities, sequence, 0.2, canonical_only=False, min_loop_length=3, crossing_only=False,
+        noncanonical_only=True,
+    )
+    assert added == sorted(nested + [(4, 14), (6, 12)])
+    assert_valid(added, sequence)
+    with pytest.raises(ValueError, match="exclude"):
+        add_confident_pairs(nested, probabilities, sequence, 0.2, True, 3, noncanonical_only=True)
+
+
+def test_decode_with_vienna_noncanonical_threshold_is_a_third_pass():
+    sequence = "GGGGAAAGAAAAGACCCC"  # stem 0-3 / 14-17; the G·A pair (7, 12) is non-canonical
+    stem = [(k, 17 - k) for k in range(4)]
+    probabilities = np.full((len(sequence), len(sequence)), 0.001)
+    for i, j in stem:
+        probabilities[i, j] = probabilities[j, i] = 0.95
+    probabilities[7, 12] = probabilities[12, 7] = 0.3
+    without = decode_with_vienna(probabilities, sequence, "mfe", threshold=0.5, scale=1.0)
+    assert without == stem, "no energy model and no pseudoknot pass gives a G·A pair"
+    assert decode_with_vienna(probabilities, sequence, "mfe", threshold=0.5, scale=1.0, noncanonical_threshold=0.2) == (
+        sorted(stem + [(7, 12)])
+    )
+    assert decode_with_vienna(probabilities, sequence, "mfe", threshold=0.5, scale=1.0, noncanonical_threshold=0.4) == stem
+
+
 def test_decode_with_vienna_adds_a_pseudoknot_and_checks_its_input():
     # an H-type pseudoknot: stem 1 (0-4 with 14-18), stem 2 (9-13 with 23-27) crossing it
     sequence = "GGGGC" "AAAA" "CUGAC" "GCCCC" "AAAA" "GUCAG" "AAAA"

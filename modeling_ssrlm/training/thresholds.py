@@ -16,7 +16,13 @@ from ..evaluation.metrics import pair_scores
 from ..modeling_ssrlm_pair import PairPredictionMixin, normalize_batch
 from ..secondary_structure import Pair
 
-__all__ = ["DEFAULT_THRESHOLD_GRID", "ThresholdSearch", "choose_threshold", "search_threshold"]
+__all__ = [
+    "DEFAULT_THRESHOLD_GRID",
+    "ThresholdSearch",
+    "choose_threshold",
+    "search_noncanonical_threshold",
+    "search_threshold",
+]
 
 #: Thresholds tried by :func:`choose_threshold`: 0.02, 0.04, …, 0.98.
 DEFAULT_THRESHOLD_GRID = tuple(round(0.02 * step, 2) for step in range(1, 50))
@@ -74,4 +80,36 @@ def search_threshold(
         ]
         f1_by_threshold[float(threshold)] = float(np.mean(scores))
     best = max(f1_by_threshold, key=lambda t: (f1_by_threshold[t], -t))
+    return ThresholdSearch(threshold=best, f1=f1_by_threshold[best], f1_by_threshold=f1_by_threshold)
+
+
+def search_noncanonical_threshold(
+    model: PairPredictionMixin,
+    probabilities: Sequence[np.ndarray],
+    sequences: Sequence[str],
+    true_pairs: Sequence[Sequence[Pair]],
+    grid: Sequence[float] = DEFAULT_THRESHOLD_GRID,
+) -> ThresholdSearch:
+    """Mean strict F1 with each ``config.pair_noncanonical_threshold`` of ``grid`` (and ``None``, keyed ``1.0``).
+
+    The non-canonical pass of a ViennaRNA decoder (``pair_threshold`` fixed as configured); ``1.0``
+    stands for no pass (no probability exceeds it). Each sequence is folded once. The config is left
+    as it was; the caller writes the result (``None`` when ``1.0`` wins).
+    """
+    if model.config.pair_decoder == "threshold":
+        raise ValueError("the non-canonical pass belongs to the ViennaRNA decoders; set pair_decoder first")
+    saved = model.config.pair_noncanonical_threshold
+    nested = [model.nested_pairs(matrix, sequence) for matrix, sequence in zip(probabilities, sequences)]
+    f1_by_threshold = {}
+    try:
+        for threshold in (*grid, 1.0):
+            model.config.pair_noncanonical_threshold = float(threshold)
+            scores = [
+                pair_scores(model.decode_pairs(matrix, sequence, nested=known), truth)["f1"]
+                for matrix, sequence, truth, known in zip(probabilities, sequences, true_pairs, nested)
+            ]
+            f1_by_threshold[float(threshold)] = float(np.mean(scores))
+    finally:
+        model.config.pair_noncanonical_threshold = saved
+    best = max(f1_by_threshold, key=lambda t: (f1_by_threshold[t], t))
     return ThresholdSearch(threshold=best, f1=f1_by_threshold[best], f1_by_threshold=f1_by_threshold)
