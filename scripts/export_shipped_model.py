@@ -139,6 +139,16 @@ def finetune_recipe(run: Path, default_hardware: str, command: str) -> dict:
         ],
         "command": command,
     }
+    released = read_json(pretrained / "recipe.json") if pretrained is not None and (pretrained / "recipe.json").is_file() else None
+    if released is not None and released.get("task") == "secondary-structure":
+        # continued from a released pair model: its recorded stages come first
+        recipe["datasets"] = sorted(set(released["datasets"]) | set(recipe["datasets"]))
+        recipe["steps"] += released["steps"]
+        recipe["batch"] = sorted(set(released["batch"]) | set(recipe["batch"]))
+        recipe["wall_time_s"] += released["wall_time_s"]
+        recipe["fine_tuning_stages"] = released["fine_tuning_stages"] + recipe["fine_tuning_stages"]
+        recipe["command"] = f"{released['command']} && {command}"
+        return recipe
     if pretrained is not None and (pretrained / PRETRAINING_SUMMARY).is_file():
         pre_training = pretraining_recipe(pretrained, default_hardware)
         recipe["preset"] = pre_training["preset"]

@@ -108,6 +108,34 @@ def test_fine_tuned_run_exports_with_its_whole_chain(runs, tmp_path):
     assert not (out / "eval.json").exists()  # none was given
 
 
+def test_a_run_continued_from_a_released_folder_keeps_the_released_stages(runs, tmp_path):
+    _, finetuned = runs
+    released = tmp_path / "ssrlm-tiny-ss"
+    export.main([str(finetuned), str(released), "--command", "bash build.sh"])
+    continued = tmp_path / "continued"
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        assert finetune_ss.main([
+            "--data_root", str(write_tiny_ss_datasets(tmp_path / "ss")), "--train_split", "tiny/train",
+            "--eval_split", "tiny/valid", "--init_from", str(released), "--max_steps", "3",
+            "--dataloader_pin_memory", "false", "--disable_tqdm", "true", "--report_to", "none",
+            "--output_dir", str(continued),
+        ]) == 0  # fmt: skip
+    finally:
+        torch.set_num_threads(threads)
+    out = tmp_path / "ssrlm-tiny-ss-more"
+    export.main([str(continued), str(out), "--command", "bash more.sh"])
+
+    recipe = json.loads((out / "recipe.json").read_text())
+    first = json.loads((released / "recipe.json").read_text())
+    assert recipe["steps"] == 2 + 3 and recipe["command"] == "bash build.sh && bash more.sh"
+    assert [stage["steps"] for stage in recipe["fine_tuning_stages"]] == [2, 3]
+    assert recipe["fine_tuning_stages"][1]["from"] == str(released)
+    continued_time = json.loads((continued / "finetune_summary.json").read_text())["train_metrics"]["train_runtime"]
+    assert recipe["wall_time_s"] == first["wall_time_s"] + round(continued_time)
+
+
 def test_a_folder_that_is_not_a_run_is_refused(tmp_path, capsys):
     with pytest.raises(SystemExit) as exit_info:
         export.main([str(tmp_path), str(tmp_path / "out")])

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Issue 10, item 3: the PDB-capable model (after scripts/train_pdb_ss.sh).
+# Validation (PDB VL1 + RNA3DB-2D valid) only: the fine-tune beside the default model, ViennaRNA MEA
+# decoding (the default's decoder), then its pseudoknot-pass and non-canonical-pass thresholds.
+# Report (test splits used once): PDB TS1 / TS2 / TS1reducedWC, both models as configured, ViennaRNA
+# computed in the run and the stored CONTRAfold / EternaFold / MXfold2 predictions; then the export.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+RUN=${RUN:-runs/pdb/ss_priors_pdb}
+OUT=${OUT:-runs/pdb}
+COMMON=(--data-root runs/ss_all --prior-cache-dir runs/hybrid/eval_prior_cache)
+VALID=(spot_rna_pdb/VL1 rna3db_2d/valid)
+
+if [ "${1:-all}" != test ]; then
+  python benchmarks/eval_ss.py --model default=models/ssrlm-ss-priors --model pdb="$RUN" --decoders vienna_mea \
+    "${COMMON[@]}" --no-vienna --splits "${VALID[@]}" --out "$OUT/eval_valid"
+  python scripts/choose_decoder_threshold.py "$RUN" --decoder vienna_mea --noncanonical --splits "${VALID[@]}" \
+    --prior-cache-dir runs/hybrid/eval_prior_cache | tee "$OUT/choose_decoder.json"
+  python benchmarks/eval_ss.py --model pdb="$RUN" "${COMMON[@]}" --no-vienna --splits "${VALID[@]}" --out "$OUT/eval_valid_chosen"
+  python benchmarks/calibration.py --model "$RUN" --splits "${VALID[@]}" --data-root runs/ss_all --out "$OUT/calibration"
+fi
+if [ "${1:-all}" != valid ]; then
+  python benchmarks/eval_ss.py --model ssrlm-ss-priors=models/ssrlm-ss-priors --model ssrlm-ss-priors-pdb="$RUN" \
+    "${COMMON[@]}" --timing-lengths 100 500 --timing-repeats 1 \
+    --splits spot_rna_pdb/TS1 spot_rna_pdb/TS2 squarna/TS1reducedWC \
+    --identity-to spot_rna_pdb/TR1,rna3db_2d/train --threads 1 --out "$OUT/eval_test"
+fi
+if [ "${1:-all}" = all ]; then
+  python scripts/export_shipped_model.py "$RUN" models/ssrlm-ss-priors-pdb --eval "$OUT/eval_test/eval.json" \
+    --calibration "$OUT/calibration/calibration.json" \
+    --command "bash scripts/train_pdb_ss.sh && bash scripts/evaluate_pdb_ss.sh"
+fi
