@@ -31,6 +31,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import resource
 import platform
 import random
 import statistics
@@ -44,6 +45,7 @@ import torch
 REPO_ROOT = Path(__file__).resolve().parents[1]
 if str(REPO_ROOT) not in sys.path:  # run as a script from a checkout
     sys.path.insert(0, str(REPO_ROOT))
+from modeling_ssrlm.cli import available_cores  # noqa: E402
 from modeling_ssrlm.data.ss_datasets import load_ss_split  # noqa: E402
 from modeling_ssrlm.evaluation.benchmark import (  # noqa: E402
     identity_to_training,
@@ -98,7 +100,8 @@ def evaluate(args: argparse.Namespace, prior_cache_dir: str) -> dict:
         for tool, run in load_baselines(args.baselines_dir, eval_set).items():
             rows[tool] = score_run(eval_set, run, bins)
         report["splits"][name] = rows
-    report["timing"] = time_models(models, args.timing_lengths, args.timing_repeats, args.seed)
+    report["timing_jobs"] = args.jobs
+    report["timing"] = time_models(models, args.timing_lengths, args.timing_repeats, args.seed, args.jobs)
     report["machine"] = f"{platform.machine()} CPU, {torch.get_num_threads()} torch threads"
     return report
 
@@ -114,28 +117,38 @@ def baseline_ids(baselines_dir: str, name: str) -> set[str] | None:
     return {json.loads(line)["id"] for line in path.read_text().splitlines()}
 
 
-def time_models(models: dict, lengths: list[int], repeats: int, seed: int) -> list[dict]:
-    """Seconds of each model's ``predict`` and of ViennaRNA's partition function on random sequences."""
+def _cpu_seconds() -> float:
+    """CPU seconds of this process and of its finished children (the prior-channel workers)."""
+    usage = [resource.getrusage(who) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)]
+    return sum(u.ru_utime + u.ru_stime for u in usage)
+
+
+def _timed(function) -> tuple[float, float]:
+    """(wall, CPU) seconds of one call."""
+    wall, cpu = time.perf_counter(), _cpu_seconds()
+    function()
+    return time.perf_counter() - wall, _cpu_seconds() - cpu
+
+
+def time_models(models: dict, lengths: list[int], repeats: int, seed: int, jobs: int) -> list[dict]:
+    """Wall and CPU seconds of each model's ``predict`` (as ``ssrlm predict --jobs jobs`` runs it) and
+    of ViennaRNA's partition function (MFE + pf + pair probabilities, one core) on random sequences."""
     rng = random.Random(seed)
     rows = []
     for length in sorted(lengths):
         sequence = "".join(rng.choice("ACGU") for _ in range(length))
         row = {"length": length}
-        vienna = []
-        for _ in range(repeats):
-            start = time.perf_counter()
-            vienna_fold(sequence, "turner2004", kinds=("bpp",))
-            vienna.append(time.perf_counter() - start)
-        row["vienna_pf_seconds"] = statistics.median(vienna)
+        vienna = [_timed(lambda: vienna_fold(sequence, "turner2004", kinds=("bpp",))) for _ in range(repeats)]
+        row["vienna_pf_seconds"] = statistics.median(wall for wall, _ in vienna)
+        row["vienna_pf_cpu_seconds"] = statistics.median(cpu for _, cpu in vienna)
         for name, model in models.items():
             model.predict(["GGGAAACCC"])  # warm-up
-            seconds = []
-            for _ in range(repeats):
-                start = time.perf_counter()
-                model.predict([sequence])
-                seconds.append(time.perf_counter() - start)
-            row[f"{name}_seconds"] = statistics.median(seconds)
+            runs = [_timed(lambda: model.predict([sequence], prior_workers=jobs)) for _ in range(repeats)]
+            row[f"{name}_seconds"] = statistics.median(wall for wall, _ in runs)
             row[f"{name}_over_vienna_pf"] = row[f"{name}_seconds"] / row["vienna_pf_seconds"]
+            row[f"{name}_cpu_seconds"] = statistics.median(cpu for _, cpu in runs)
+            vienna_cpu = row["vienna_pf_cpu_seconds"]
+            row[f"{name}_cpu_over_vienna_pf"] = row[f"{name}_cpu_seconds"] / vienna_cpu if vienna_cpu > 0 else math.nan
         rows.append(row)
     return rows
 
@@ -176,12 +189,19 @@ def to_markdown(report: dict) -> str:
                 lines.append(f"| {method} | " + " | ".join(_cell(row.get(k)) for k in keys) + " |")
     if report["timing"]:
         names = list(report["models"])
-        lines += ["", f"## Seconds per sequence ({report['machine']}; whole predict vs ViennaRNA partition function)", "",
-                  "| length | ViennaRNA pf | " + " | ".join(f"{n} | ×pf" for n in names) + " |",
-                  "|---" * (2 + 2 * len(names)) + "|"]
+        jobs = report.get("timing_jobs", 1)
+        lines += ["", f"## Seconds per sequence ({report['machine']}; whole predict with {jobs} prior-channel "
+                  "job(s) vs ViennaRNA's partition function; wall, and CPU of all processes)", "",
+                  "| length | ViennaRNA pf wall | CPU | " + " | ".join(f"{n} wall | ×pf | CPU | ×pf" for n in names) + " |",
+                  "|---" * (3 + 4 * len(names)) + "|"]
         for row in report["timing"]:
-            cells = [f"{row[f'{n}_seconds']:.3f} | {row[f'{n}_over_vienna_pf']:.2f}" for n in names]
-            lines.append(f"| {row['length']} | {row['vienna_pf_seconds']:.3f} | " + " | ".join(cells) + " |")
+            cells = [
+                f"{row[f'{n}_seconds']:.3f} | {row[f'{n}_over_vienna_pf']:.2f} | "
+                + (f"{row[f'{n}_cpu_seconds']:.3f} | {row[f'{n}_cpu_over_vienna_pf']:.2f}" if f"{n}_cpu_seconds" in row else "— | —")
+                for n in names
+            ]
+            vienna_cpu = row.get("vienna_pf_cpu_seconds")
+            lines.append(f"| {row['length']} | {row['vienna_pf_seconds']:.3f} | {_cell(vienna_cpu)} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
 
@@ -203,6 +223,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--timing-lengths", type=int, nargs="*", default=[100, 500, 1000], help="Lengths to time.")
     parser.add_argument("--timing-repeats", type=int, default=3, help="Timed runs per length (median).")
     parser.add_argument("--seed", type=int, default=0, help="Seed of the random timing sequences.")
+    parser.add_argument("--jobs", type=int, default=available_cores(),
+                        help="Prior-channel processes of the timed predictions (default: as ssrlm predict, the cores available).")
     return parser
 
 
@@ -211,6 +233,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.limit is not None and args.limit < 1:
         parser.error("--limit must be positive")
+    if args.jobs < 1:
+        parser.error("--jobs must be positive")
     if any(length < 1 for length in args.timing_lengths) or args.timing_repeats < 1:
         parser.error("--timing-lengths and --timing-repeats must be positive")
     try:

@@ -334,6 +334,20 @@ def _cached_prior_channels(sequence: str, channels: tuple[str, ...], cache: Prio
     return np.stack([found[channel] for channel in channels])
 
 
+def _channel_groups(channels: tuple[str, ...]) -> list[tuple[str, ...]]:
+    """``channels`` grouped by parameter set (first appearance order): one fold compound per group."""
+    groups: dict[str, list[str]] = {}
+    for channel in channels:
+        groups.setdefault(channel.split(":")[1], []).append(channel)
+    return [tuple(group) for group in groups.values()]
+
+
+def _cached_group(job: tuple[str, tuple[str, ...]], cache: PriorCache | None) -> np.ndarray:
+    """One ``(sequence, channels of one parameter set)`` job of :func:`compute_prior_channels_many`."""
+    sequence, channels = job
+    return _cached_prior_channels(sequence, channels, cache)
+
+
 def compute_prior_channels_many(
     sequences: Iterable[str],
     channels: Sequence[str],
@@ -343,20 +357,35 @@ def compute_prior_channels_many(
 ) -> Iterator[np.ndarray]:
     """Yield :func:`compute_prior_channels` of each sequence, in input order.
 
-    ``workers > 1`` folds in a process pool (``workers == 1`` runs in this process). With
-    ``cache_dir``, each worker reads the channels cached there and stores those it computes
-    (iterate to the end with ``for _ in ...: pass`` to fill a cache for a training set).
+    ``workers > 1`` folds in a process pool (``workers == 1`` runs in this process); a job is one
+    sequence with one parameter set, so even a single sequence with channels of two parameter sets
+    folds on two cores. With ``cache_dir``, each worker reads the channels cached there and stores
+    those it computes (iterate to the end with ``for _ in ...: pass`` to fill a cache for a
+    training set).
     """
     channels = validate_channels(channels)
     if workers < 1:
         raise ValueError(f"workers must be at least 1, got {workers}")
     cache = None if cache_dir is None else PriorCache(cache_dir)
-    task = functools.partial(_cached_prior_channels, channels=channels, cache=cache)
-    if workers == 1:
-        yield from map(task, sequences)
+    if not channels:
+        yield from (np.zeros((0, len(s), len(s)), dtype=np.float32) for s in map(to_rna_letters, sequences))
         return
-    with multiprocessing.Pool(workers) as pool:
-        yield from pool.imap(task, sequences, chunksize)
+    groups = _channel_groups(channels)
+    grouped_order = [channel for group in groups for channel in group]
+    order = [grouped_order.index(channel) for channel in channels]
+    task = functools.partial(_cached_group, cache=cache)
+    if workers == 1:
+        for sequence in sequences:
+            yield np.concatenate([task((sequence, group)) for group in groups])[order]
+        return
+    sequences = list(sequences)
+    if not sequences:
+        return
+    jobs = ((sequence, group) for sequence in sequences for group in groups)
+    with multiprocessing.Pool(min(workers, len(sequences) * len(groups))) as pool:
+        results = pool.imap(task, jobs, chunksize)
+        for _ in sequences:
+            yield np.concatenate([next(results) for _ in groups])[order]
 
 
 # --------------------------------------------------------------------------- decoding

@@ -409,6 +409,31 @@ def test_threshold_search_with_a_vienna_decoder_folds_each_sequence_once(monkeyp
         assert search.f1_by_threshold[threshold] == pytest.approx(pair_scores(pairs, truth)["f1"])
 
 
+def test_prior_workers_fold_long_batches_in_processes_with_the_same_result(monkeypatch):
+    import modeling_ssrlm.modeling_ssrlm_pair as pair_module
+
+    config = SSRLMConfig(
+        hidden_size=16, num_attention_heads=2, num_hidden_layers=0, pair_hidden_channels=4, pair_num_blocks=1,
+        pair_prior_channels=["bpp:turner2004", "mfe:andronescu2007"],
+    )
+    model = SSRLMForPairPrediction(config).eval()
+    long = "".join(np.random.default_rng(0).choice(list("ACGU"), 310))  # 310³ > PARALLEL_PRIORS_MIN_WORK
+    short = "GGGGAAAACCCC"
+    workers_used = []
+    original = pair_module.compute_prior_channels_many
+    monkeypatch.setattr(
+        pair_module, "compute_prior_channels_many",
+        lambda sequences, channels, workers, **kw: workers_used.append(workers) or original(sequences, channels, workers, **kw),
+    )  # fmt: skip
+    serial = model.pair_probabilities([long, short], batch_tokens=400)
+    pooled = model.pair_probabilities([long, short], batch_tokens=400, prior_workers=2)
+    assert workers_used == [1, 1, 1, 2], "one batch per sequence; only the long one is worth a pool"
+    for a, b in zip(serial, pooled, strict=True):
+        np.testing.assert_array_equal(a, b)
+    with pytest.raises(ValueError, match="prior_workers"):
+        model.pair_probabilities([short], prior_workers=0)
+
+
 def test_a_single_nucleotide_predicts_alone_as_in_a_batch():
     model = SSRLMForPairPrediction(SSRLMConfig(hidden_size=16, num_attention_heads=2, pair_hidden_channels=4)).eval()
     [alone] = model.pair_probabilities(["A"])

@@ -205,9 +205,20 @@ def test_cache_entries_are_sparse(tmp_path):
 
 def test_worker_pool_gives_the_in_process_result(tmp_path):
     sequences = [HAIRPIN, SEQUENCES[0], "ACGUN"]
-    pooled = list(compute_prior_channels_many(sequences, ["bpp:turner1999", "mfe:turner2004"], workers=2))
-    for sequence, priors in zip(sequences, pooled):
-        np.testing.assert_array_equal(priors, compute_prior_channels(sequence, ["bpp:turner1999", "mfe:turner2004"]))
+    # channels of two parameter sets, interleaved: jobs are (sequence, parameter set), results in channel order
+    channels = ["bpp:turner1999", "mfe:turner2004", "mfe:turner1999"]
+    direct = [compute_prior_channels(sequence, channels) for sequence in sequences]
+    pooled = list(compute_prior_channels_many(sequences, channels, workers=2))
+    streamed = list(compute_prior_channels_many(iter(sequences), channels))  # a generator, in this process
+    single = list(compute_prior_channels_many([SEQUENCES[0]], channels, workers=3, cache_dir=tmp_path))
+    for expected, got_pooled, got_streamed in zip(direct, pooled, streamed, strict=True):
+        np.testing.assert_array_equal(got_pooled, expected)
+        np.testing.assert_array_equal(got_streamed, expected)
+    np.testing.assert_array_equal(single[0], direct[1])
+    assert len(list(tmp_path.rglob("*.npz"))) == 3  # the workers stored every channel
+    assert list(compute_prior_channels_many([], channels, workers=2)) == []
+    [empty] = compute_prior_channels_many(["ACGU"], [])
+    assert empty.shape == (0, 4, 4)
     with pytest.raises(ValueError, match="workers"):
         next(compute_prior_channels_many(sequences, ["bpp:turner1999"], workers=0))
 

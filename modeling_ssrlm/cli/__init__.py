@@ -260,8 +260,15 @@ def _device(name: str) -> str:
     return name
 
 
-def predict_structures(model, sequences: list[str], batch_tokens: int) -> list:
+def available_cores() -> int:
+    """CPU cores this process may run on (its affinity mask; all cores where there is none)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def predict_structures(model, sequences: list[str], batch_tokens: int, prior_workers: int = 1) -> list:
     """``model.predict`` of each sequence, in order; a 1-nt sequence gets the empty structure.
+
+    ``prior_workers``: processes for the prior channels of long inputs (see ``pair_probabilities``).
 
     One nucleotide cannot pair, and the pair model cannot run on it alone (its instance norm needs
     more than one value per map), so it is answered without the model.
@@ -271,7 +278,7 @@ def predict_structures(model, sequences: list[str], batch_tokens: int) -> list:
     from ..modeling_ssrlm_pair import PairPrediction
 
     runnable = [sequence for sequence in sequences if len(sequence) > 1]
-    predicted = iter(model.predict(runnable, batch_tokens=batch_tokens) if runnable else [])
+    predicted = iter(model.predict(runnable, batch_tokens=batch_tokens, prior_workers=prior_workers) if runnable else [])
     return [
         next(predicted) if len(sequence) > 1 else PairPrediction(sequence, np.zeros((1, 1), np.float32), [])
         for sequence in sequences
@@ -504,7 +511,7 @@ def command_predict(args: argparse.Namespace, console: Console) -> None:
     writer = PredictionWriter(args.format, args.out, args.plot, console)
     progress = _progress()
     for batch in _batches(read_records(args.inputs, args.max_length, _skipper(args, console)), args.batch_tokens):
-        predictions = _predict_batch(model, batch, args.batch_tokens)
+        predictions = _predict_batch(model, batch, args.batch_tokens, args.jobs)
         for record, prediction in zip(batch, predictions):
             writer.write(record, prediction)
         progress.update(len(batch))
@@ -529,7 +536,7 @@ def _torch_default_threads() -> int:
     return torch.get_num_threads()
 
 
-def _predict_batch(model, batch: list[Record], batch_tokens: int) -> list:
+def _predict_batch(model, batch: list[Record], batch_tokens: int, jobs: int = 1) -> list:
     """:func:`predict_structures` for a batch of records; running out of memory is an :class:`InputError`
     (the pair map grows as length squared, so the remedy is smaller batches or shorter sequences)."""
     import torch
@@ -537,7 +544,7 @@ def _predict_batch(model, batch: list[Record], batch_tokens: int) -> list:
     threads = _threads_for(max(len(record.sequence) for record in batch))  # reads torch's default first
     torch.set_num_threads(threads)
     try:
-        return predict_structures(model, [record.sequence for record in batch], batch_tokens)
+        return predict_structures(model, [record.sequence for record in batch], batch_tokens, jobs)
     except (MemoryError, torch.cuda.OutOfMemoryError):
         longest = max(len(record.sequence) for record in batch)
         raise InputError(
@@ -700,6 +707,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="also write per record a PNG (probability map, arc diagram) and an SVG drawing (RNAplot; needs --out)",
     )  # fmt: skip
     predict.add_argument("--batch-tokens", type=_positive_int, default=8192, help="nucleotides per model batch")
+    predict.add_argument(
+        "--jobs", type=_positive_int, default=available_cores(),
+        help="processes for the energy-model input channels of long inputs: one per sequence and parameter set "
+        f"(default: the cores available, {available_cores()})",
+    )  # fmt: skip
     predict.set_defaults(handler=command_predict)
 
     embed = commands.add_parser("embed", help="per-sequence and per-token embeddings")

@@ -50,6 +50,19 @@ def run(capsys, *argv):
     return code, captured.out, captured.err
 
 
+@pytest.mark.parametrize("jobs", [None, "3"])
+def test_jobs_reach_the_prior_channel_workers(capsys, model_dir, fasta, monkeypatch, jobs):
+    from modeling_ssrlm.cli import available_cores
+
+    seen = []
+    original = SSRLMForPairPrediction.predict
+    monkeypatch.setattr(SSRLMForPairPrediction, "predict", lambda self, *a, **kw: seen.append(kw["prior_workers"]) or original(self, *a, **kw))
+    code, _, err = run(capsys, "predict", str(fasta), "--model", str(model_dir), *(["--jobs", jobs] if jobs else []))
+    assert code == 0, err
+    assert seen == [int(jobs) if jobs else available_cores()]
+    assert available_cores() == len(os.sched_getaffinity(0)) >= 1
+
+
 def test_dbn_to_stdout(capsys, model_dir, fasta):
     code, out, err = run(capsys, "predict", str(fasta), "--model", str(model_dir), "--device", "cpu")
     assert code == 0, err
@@ -300,6 +313,7 @@ ERROR_CASES = [
         "ssrlm predict: error: argument --batch-tokens: expected a positive integer, got 0", id="batch-tokens-0",
     ),  # fmt: skip
     pytest.param(_argv("predict", "ACGU", "--max-length", "x"), "expected a positive integer, got 'x'", id="max-length-x"),
+    pytest.param(_argv("predict", "ACGU", "--jobs", "0"), "argument --jobs: expected a positive integer, got 0", id="jobs-0"),
     pytest.param(_argv("predict", "--no-such-flag"), "unrecognized arguments: --no-such-flag", id="unknown-flag"),
     pytest.param(_argv("predict", "{tmp}"), "is a folder, not a FASTA file", id="input-is-a-folder"),
     pytest.param(_argv("predict", "{tmp}/missing.fa"), "no such file", id="input-missing"),
@@ -335,11 +349,11 @@ def test_user_errors_end_in_one_stderr_line_and_exit_2(capsys, monkeypatch, mode
 def test_ctrl_c_exits_130_and_keeps_the_records_written(capsys, monkeypatch, model_dir, tmp_path):
     calls = []
 
-    def interrupted_on_second_batch(model, sequences, batch_tokens):
+    def interrupted_on_second_batch(model, sequences, batch_tokens, prior_workers=1):
         calls.append(sequences)
         if len(calls) == 2:
             raise KeyboardInterrupt
-        return predict_structures(model, sequences, batch_tokens)
+        return predict_structures(model, sequences, batch_tokens, prior_workers)
 
     monkeypatch.setattr(cli, "predict_structures", interrupted_on_second_batch)
     path = tmp_path / "three.fa"
@@ -448,7 +462,7 @@ def test_pairs_beyond_thirty_levels_are_noted_and_listed_in_json(capsys, monkeyp
 
     crossing = [(k, k + 31) for k in range(31)]  # 31 mutually crossing pairs: one more than the levels
     monkeypatch.setattr(
-        cli, "predict_structures", lambda model, sequences, _: [PairPrediction(s, None, crossing) for s in sequences]
+        cli, "predict_structures", lambda model, sequences, *_: [PairPrediction(s, None, crossing) for s in sequences]
     )
     code, out, err = run(capsys, "predict", "G" * 62, "--format", "json", "--model", str(model_dir))
     assert code == 0

@@ -45,7 +45,7 @@ def truth_as_model(monkeypatch, rrnas):
     truth = {sequence.replace("U", "T"): pairs for sequence, pairs in rrnas.values()}  # the CLI's normal form
     monkeypatch.setattr(cli, "load_model", lambda *args: None)
     monkeypatch.setattr(
-        cli, "predict_structures", lambda model, sequences, _: [PairPrediction(s, None, truth[s]) for s in sequences]
+        cli, "predict_structures", lambda model, sequences, *_: [PairPrediction(s, None, truth[s]) for s in sequences]
     )
 
 

@@ -45,6 +45,7 @@ def test_eval_writes_one_table_with_decoders_vienna_and_timing(tmp_path, data_ro
     # the fixture's hairpins are ViennaRNA's MFE structures and poly-A is unpaired: a perfect baseline
     assert (rows[eval_ss.VIENNA]["precision"], rows[eval_ss.VIENNA]["f1"]) == (1.0, 1.0)
     assert report["timing"][0]["length"] == 30 and report["timing"][0]["tiny_seconds"] > 0
+    assert report["timing"][0]["tiny_cpu_seconds"] > 0 and report["timing_jobs"] >= 1  # CPU of all processes
     markdown = (tmp_path / "eval" / "eval.md").read_text()
     assert "| ViennaRNA MFE | 1.000 | 1.000 |" in markdown
     assert markdown in capsys.readouterr().out
