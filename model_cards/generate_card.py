@@ -367,6 +367,16 @@ def model_details(facts: ModelFacts) -> list[tuple[str, str]]:
     ]
     if ARCHITECTURES[facts.architecture].kind == "pair":
         rows.append(("Decision threshold", format_value(config.get("pair_threshold"))))
+        decoder = config.get("pair_decoder", "threshold")
+        if decoder != "threshold":
+            extra = "crossing pairs (pseudoknots)" if config.get("pair_decoder_extra_pairs", "crossing") == "crossing" else "any pairs"
+            noncanonical = config.get("pair_noncanonical_threshold")
+            rows.append((
+                "Decoder",
+                f"`{decoder}`: ViennaRNA {decoder.removeprefix('vienna_').upper()} structure with the probabilities as "
+                f"soft constraints, then {extra} above the decision threshold"
+                + (f", then non-canonical pairs above {noncanonical}" if noncanonical is not None else ""),
+            ))
         if config.get("pair_postprocess"):
             rule = "canonical pairs only (AU, GC, GU); " if config.get("pair_canonical_only") else ""
             rows.append((
@@ -392,6 +402,7 @@ def recipe_rows(recipe: dict[str, Any], base_model: str | None) -> list[tuple[st
     """(label, value) rows of the recipe: labelled fields first, then any other field by its key."""
     values = dict(recipe)
     values.pop("command", None)
+    values.pop("limitations", None)  # rendered with the card's limitations
     if base_model:
         values["base_model"] = base_model
     rows = [(label, format_recipe_value(key, values.pop(key))) for key, label in RECIPE_LABELS.items() if key in values]
@@ -401,7 +412,7 @@ def recipe_rows(recipe: dict[str, Any], base_model: str | None) -> list[tuple[st
 
 def limitation_notes(facts: ModelFacts, recipe: dict[str, Any], tables: Sequence[EvalTable]) -> list[str]:
     """Limitations that follow from this model's own facts (the template adds the general ones)."""
-    notes = []
+    notes = list(recipe.get("limitations", []))
     if facts.num_parameters < 100_000_000:
         notes.append(
             f"At {human_count(facts.num_parameters)} parameters this model is far smaller than the paper's "

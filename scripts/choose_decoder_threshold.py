@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Set a pair-model folder's decoder and choose its threshold for that decoder on validation splits.
+"""Choose a pair-model folder's decoder and its threshold on validation splits.
 
 The threshold of a ViennaRNA decoder only selects the confident pairs added to the nested structure
 (pseudoknots); :func:`~modeling_ssrlm.training.thresholds.search_threshold` folds each sequence once
@@ -8,8 +8,8 @@ and scores every grid point. Writes ``pair_decoder`` and ``pair_threshold`` into
 ``pair_noncanonical_threshold`` (the non-canonical pass, for models trained on 3D-derived
 structures) on the same splits, ``null`` when no pass scores best.
 
-    python scripts/choose_decoder_threshold.py runs/hybrid/prior_only_linear --decoder vienna_mea \\
-        --splits bprna/VL0 spot_rna_pdb/VL1 rna3db_2d/valid
+    python scripts/choose_decoder_threshold.py runs/hybrid/stage3 --decoder vienna_mfe vienna_mea threshold \\
+        --canonical-only --splits bprna/VL0 spot_rna_pdb/VL1 rna3db_2d/valid
 """
 
 from __future__ import annotations
@@ -35,22 +35,32 @@ NONCANONICAL_GRID = tuple(round(0.02 * step, 2) for step in range(1, 11)) + tupl
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("model", type=Path)
-    parser.add_argument("--decoder", choices=PAIR_DECODERS, required=True)
+    parser.add_argument("--decoder", nargs="+", choices=PAIR_DECODERS, required=True,
+                        help="decoder(s) to try; the best on the splits is written (ties: the first listed)")
     parser.add_argument("--splits", nargs="+", required=True, help="validation splits")
     parser.add_argument("--data-root", default=str(REPO_ROOT / "runs" / "ss_all"))
     parser.add_argument("--prior-cache-dir", default=str(REPO_ROOT / "runs" / "prior_cache"))
     parser.add_argument("--noncanonical", action="store_true", help="also choose pair_noncanonical_threshold")
+    parser.add_argument("--canonical-only", action="store_true",
+                        help="set pair_canonical_only: decoded structures hold AU/GC/GU pairs only")
     args = parser.parse_args(argv)
     model = load_pair_model(args.model)
-    model.config.pair_decoder = args.decoder
+    model.config.pair_canonical_only = args.canonical_only
     sets = [load_eval_set(args.data_root, name) for name in args.splits]
     sequences = normalize_batch([s for eval_set in sets for s in eval_set.sequences])
     truths = [t for eval_set in sets for t in eval_set.truths]
     probabilities = model.pair_probabilities(sequences, prior_cache_dir=args.prior_cache_dir)
-    search = search_threshold(model, probabilities, sequences, truths, GRID)
-    model.config.pair_threshold = search.threshold
-    report = {"decoder": args.decoder, "threshold": search.threshold, "f1": search.f1,
-              "f1_by_threshold": search.f1_by_threshold}
+    searches = {}
+    for decoder in args.decoder:
+        model.config.pair_decoder = decoder
+        searches[decoder] = search_threshold(model, probabilities, sequences, truths, GRID)
+    decoder = max(searches, key=lambda name: (searches[name].f1, -args.decoder.index(name)))
+    model.config.pair_decoder, model.config.pair_threshold = decoder, searches[decoder].threshold
+    report = {
+        "decoder": decoder, "canonical_only": args.canonical_only, "threshold": searches[decoder].threshold,
+        "f1": searches[decoder].f1, "f1_by_decoder": {name: search.f1 for name, search in searches.items()},
+        "f1_by_threshold": {name: search.f1_by_threshold for name, search in searches.items()},
+    }  # fmt: skip
     if args.noncanonical:
         noncanonical = search_noncanonical_threshold(model, probabilities, sequences, truths, NONCANONICAL_GRID)
         model.config.pair_noncanonical_threshold = None if noncanonical.threshold == 1.0 else noncanonical.threshold

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Issue 10, item 3: the PDB-capable model (after scripts/train_pdb_ss.sh).
 # Validation (PDB VL1 + RNA3DB-2D valid) only: the fine-tune beside the default model, ViennaRNA MEA
-# decoding (the default's decoder), then its pseudoknot-pass and non-canonical-pass thresholds.
+# decoding (the default's decoder), then its pseudoknot-pass threshold (canonical pairs only: the network
+# puts high probabilities on non-canonical identity pairs along repeats, none of them true on validation)
+# and its non-canonical-pass threshold (null: the pass lowered validation F1 at every threshold).
 # Report (test splits used once): PDB TS1 / TS2 / TS1reducedWC, both models as configured, ViennaRNA
 # computed in the run and the stored CONTRAfold / EternaFold / MXfold2 predictions; then the export.
 set -euo pipefail
@@ -13,10 +15,10 @@ VALID=(spot_rna_pdb/VL1 rna3db_2d/valid)
 
 if [ "${1:-all}" != test ]; then
   python benchmarks/eval_ss.py --model default=models/ssrlm-ss-priors --model pdb="$RUN" --decoders vienna_mea \
-    "${COMMON[@]}" --no-vienna --splits "${VALID[@]}" --out "$OUT/eval_valid"
-  python scripts/choose_decoder_threshold.py "$RUN" --decoder vienna_mea --noncanonical --splits "${VALID[@]}" \
+    "${COMMON[@]}" --no-vienna --timing-lengths --splits "${VALID[@]}" --out "$OUT/eval_valid"
+  python scripts/choose_decoder_threshold.py "$RUN" --decoder vienna_mfe vienna_mea --canonical-only --noncanonical --splits "${VALID[@]}" \
     --prior-cache-dir runs/hybrid/eval_prior_cache | tee "$OUT/choose_decoder.json"
-  python benchmarks/eval_ss.py --model pdb="$RUN" "${COMMON[@]}" --no-vienna --splits "${VALID[@]}" --out "$OUT/eval_valid_chosen"
+  python benchmarks/eval_ss.py --model pdb="$RUN" "${COMMON[@]}" --no-vienna --timing-lengths --splits "${VALID[@]}" --out "$OUT/eval_valid_chosen"
   python benchmarks/calibration.py --model "$RUN" --splits "${VALID[@]}" --data-root runs/ss_all --out "$OUT/calibration"
 fi
 if [ "${1:-all}" != valid ]; then

@@ -165,6 +165,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("run", type=Path, help="train_mlm.py or finetune_ss.py output folder")
     parser.add_argument("out", type=Path, help="release folder to (re)write")
     parser.add_argument("--eval", type=Path, default=None, help="benchmarks/eval_ss.py eval.json of a pair model")
+    parser.add_argument("--limitation", action="append", default=[],
+                        help="a known limitation found while evaluating (repeatable): recipe.json and the card's limitations")
     parser.add_argument("--calibration", type=Path, default=None,
                         help="benchmarks/calibration.py calibration.json (and its reliability.png) of a pair model")
     parser.add_argument("--hardware", default="2 CPU cores (shared)", help="where a single-process CPU run ran")
@@ -181,6 +183,8 @@ def main(argv: list[str] | None = None) -> None:
         recipe = pretraining_recipe(run, args.hardware)
     else:
         parser.error(f"{args.run} has neither {FINETUNE_SUMMARY} nor {PRETRAINING_SUMMARY}: not a training run")
+    if args.limitation:
+        recipe["limitations"] = args.limitation
     if args.out.exists():
         shutil.rmtree(args.out)
     model.save_pretrained(args.out)

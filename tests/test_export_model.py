@@ -91,10 +91,13 @@ def test_pre_training_run_exports_as_a_fill_mask_folder(runs, tmp_path):
 def test_fine_tuned_run_exports_with_its_whole_chain(runs, tmp_path):
     pretrained, finetuned = runs
     out = tmp_path / "ssrlm-tiny-ss"
-    export.main([str(finetuned), str(out), "--command", "bash build.sh"])
+    export.main([str(finetuned), str(out), "--command", "bash build.sh", "--limitation", "It pairs repeats."])
 
     recipe = json.loads((out / "recipe.json").read_text())
     assert (recipe["task"], recipe["datasets"], recipe["steps"]) == ("secondary-structure", ["tiny/train"], 2)
+    assert recipe["limitations"] == ["It pairs repeats."]
+    card = (out / "README.md").read_text()
+    assert "- It pairs repeats." in card and "`limitations`" not in card  # a limitation, not a recipe row
     [stage] = recipe["fine_tuning_stages"]
     assert stage["from"] == str(pretrained) and stage["config_overrides"] == "pair_hidden_channels=4,pair_num_blocks=1"
     assert recipe["masking"] == "sm" and recipe["command"] == "bash build.sh"

@@ -271,3 +271,17 @@ def test_encoder_folder_gets_feature_extraction_tag(tmp_path):
     metadata, body = split_card(generate_card.render_card(folder))
     assert metadata["pipeline_tag"] == "feature-extraction"
     assert "AutoModelForMaskedLM" not in section(body, "How to load")
+
+
+def test_pair_card_names_the_vienna_decoder_and_its_passes(tmp_path):
+    config = tiny_config()
+    config.pair_decoder, config.pair_threshold, config.pair_noncanonical_threshold = "vienna_mfe", 0.4, 0.3
+    folder = save_model(SSRLMForPairPrediction(config), tmp_path / "ssrlm-tiny-vienna")
+    _, body = split_card(generate_card.render_card(folder, {}))
+    assert (
+        "| Decoder | `vienna_mfe`: ViennaRNA MFE structure with the probabilities as soft constraints, then crossing "
+        "pairs (pseudoknots) above the decision threshold, then non-canonical pairs above 0.3 |"
+    ) in body
+    config.pair_decoder = "threshold"
+    plain = save_model(SSRLMForPairPrediction(config), tmp_path / "ssrlm-tiny-threshold")
+    assert "| Decoder |" not in split_card(generate_card.render_card(plain, {}))[1]

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Release of the default pair model (issue 10) after scripts/train_hybrid_ss.sh and
+# scripts/train_hybrid_ss_stage3.sh. Validation only (bpRNA VL0 + PDB VL1 + RNA3DB-2D valid, 636
+# sequences): the decoder among ViennaRNA MFE / MEA with soft constraints and threshold decoding, its
+# threshold, canonical pairs only in decoded structures (the network puts high probabilities on
+# non-canonical identity pairs between repeated segments, none true on validation), calibration.
+# Report (test splits used once): the release beside the previous one, ViennaRNA computed in the run
+# and the stored CONTRAfold / EternaFold / MXfold2 predictions; then the export.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+RUN=${RUN:-runs/hybrid/stage3}
+OUT=${OUT:-runs/hybrid/release}
+PREVIOUS=${PREVIOUS:-models/ssrlm-ss-priors}
+VALID=(bprna/VL0 spot_rna_pdb/VL1 rna3db_2d/valid)
+COMMON=(--data-root runs/ss_all --prior-cache-dir runs/hybrid/eval_prior_cache)
+mkdir -p "$OUT"
+
+if [ "${1:-all}" != test ]; then
+  python scripts/choose_decoder_threshold.py "$RUN" --decoder vienna_mfe vienna_mea threshold --canonical-only \
+    --splits "${VALID[@]}" --prior-cache-dir runs/hybrid/eval_prior_cache | tee "$OUT/choose_decoder.json"
+  python benchmarks/calibration.py --model "$RUN" --splits "${VALID[@]}" --data-root runs/ss_all --out "$OUT/calibration"
+fi
+if [ "${1:-all}" != valid ]; then
+  FAMILIES=()
+  for family in 16s 23s 5s RNaseP grp1 srp tRNA telomerase tmRNA; do
+    FAMILIES+=("archiveii_famfold/${family}_test@600%15")
+  done
+  python benchmarks/eval_ss.py --model ssrlm-ss-priors="$RUN" --model previous="$PREVIOUS" "${COMMON[@]}" \
+    --timing-lengths 100 500 --timing-repeats 3 \
+    --splits bprna/TS0 spot_rna_pdb/TS1 spot_rna_pdb/TS2 squarna/TS1reducedWC "archiveii/all[archiveii_sub200]" \
+    "${FAMILIES[@]}" --identity-to bprna/TR0,spot_rna_pdb/TR1,rna3db_2d/train,rfam_ss/train --threads 1 \
+    --out "$OUT/eval_test"
+fi
+if [ "${1:-all}" = all ]; then
+  python scripts/export_shipped_model.py "$RUN" models/ssrlm-ss-priors --eval "$OUT/eval_test/eval.json" \
+    --calibration "$OUT/calibration/calibration.json" \
+    --command "bash scripts/train_hybrid_ss.sh && bash scripts/train_hybrid_ss_stage3.sh && bash scripts/release_ss_priors.sh"
+fi
