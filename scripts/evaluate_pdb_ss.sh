@@ -30,5 +30,11 @@ fi
 if [ "${1:-all}" = all ]; then
   python scripts/export_shipped_model.py "$RUN" models/ssrlm-ss-priors-pdb --eval "$OUT/eval_test/eval.json" \
     --calibration "$OUT/calibration/calibration.json" \
-    --command "bash scripts/train_pdb_ss.sh && bash scripts/evaluate_pdb_ss.sh"
+    --command "bash scripts/train_pdb_ss.sh && bash scripts/evaluate_pdb_ss.sh" \
+    --limitation "Between a segment and an exact copy of it elsewhere in the sequence, the network puts high probabilities \
+(up to 1.0) on the identical-base 'pairs' (i, i + offset), which no energy model supports; decoding keeps canonical pairs \
+only (pair_canonical_only), so predicted structures never hold them, but probability maps of repeat-containing RNAs show them." \
+    --limitation "It predicts no non-canonical pair, although PDB-derived structures hold ~22 % of them: on validation its \
+non-canonical probabilities carried almost no signal (AUPRC 0.003 at a base rate of 0.0002), and adding non-canonical pairs \
+lowered F1 at every threshold. Its only non-canonical training labels are those of SPOT-RNA PDB TR1 (RNA3DB-2D is canonical)."
 fi

@@ -10,7 +10,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 RUN=${RUN:-runs/hybrid/stage3}
 OUT=${OUT:-runs/hybrid/release}
-PREVIOUS=${PREVIOUS:-models/ssrlm-ss-priors}
+PREVIOUS=${PREVIOUS:-runs/hybrid/previous_release}  # the release stage 3 continued (its script keeps this copy)
 VALID=(bprna/VL0 spot_rna_pdb/VL1 rna3db_2d/valid)
 COMMON=(--data-root runs/ss_all --prior-cache-dir runs/hybrid/eval_prior_cache)
 mkdir -p "$OUT"
@@ -31,8 +31,17 @@ if [ "${1:-all}" != valid ]; then
     "${FAMILIES[@]}" --identity-to bprna/TR0,spot_rna_pdb/TR1,rna3db_2d/train,rfam_ss/train --threads 1 \
     --out "$OUT/eval_test"
 fi
+REPEATS="Between a segment and an exact copy of it elsewhere in the sequence, the network puts high probabilities \
+(up to 1.0) on the identical-base 'pairs' (i, i + offset), which no energy model supports; decoding keeps canonical \
+pairs only (pair_canonical_only), so predicted structures never hold them, but probability maps of repeat-containing RNAs show them."
+NONCANONICAL="It predicts no non-canonical pair: its decoder is canonical-only, and its training labels hold almost none \
+(Rfam projections and RNA3DB-2D are canonical; SPOT-RNA PDB TR1 has 904)."
 if [ "${1:-all}" = all ]; then
+  # stage 3 was initialised from models/ssrlm-ss-priors as then released; the export follows that path for the
+  # earlier stages' recipe, so the folder must hold that release's recipe.json (not this one's, after a re-export)
+  cmp -s "$PREVIOUS/recipe.json" models/ssrlm-ss-priors/recipe.json || cp "$PREVIOUS/recipe.json" models/ssrlm-ss-priors/recipe.json
   python scripts/export_shipped_model.py "$RUN" models/ssrlm-ss-priors --eval "$OUT/eval_test/eval.json" \
     --calibration "$OUT/calibration/calibration.json" \
-    --command "bash scripts/train_hybrid_ss.sh && bash scripts/train_hybrid_ss_stage3.sh && bash scripts/release_ss_priors.sh"
+    --command "bash scripts/train_hybrid_ss_stage3.sh && bash scripts/release_ss_priors.sh" \
+    --limitation "$REPEATS" --limitation "$NONCANONICAL"
 fi

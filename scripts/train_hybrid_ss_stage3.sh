@@ -7,6 +7,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 INIT=${INIT:-models/ssrlm-ss-priors}
 OUT=${OUT:-runs/hybrid/stage3}
+# a copy of the release this stage continues: the previous row of scripts/release_ss_priors.sh, and the
+# recipe its export reads for the earlier stages once the folder holds the new release
+[ -d runs/hybrid/previous_release ] || cp -r "$INIT" runs/hybrid/previous_release
 OMP_NUM_THREADS=1 python finetune_ss.py --init_from "$INIT" --data_root runs/ss_all \
   --train_split bprna/TR0,spot_rna_pdb/TR1,rna3db_2d/train,rfam_ss/train --sample_per_split 16000 --max_length 400 \
   --exclude_similar_to runs/ss_all/fasta/*.fa --mmseqs_threads 1 \
