@@ -6,7 +6,7 @@
 # non-canonical identity pairs between repeated segments, none true on validation), calibration.
 # Report (test splits used once): the release beside the previous one, ViennaRNA computed in the run
 # and the stored CONTRAfold / EternaFold / MXfold2 predictions; then the export.
-set -euo pipefail
+set -euo pipefail  # usage: $0 [all|valid|test|export]
 cd "$(dirname "$0")/.."
 RUN=${RUN:-runs/hybrid/stage3}
 OUT=${OUT:-runs/hybrid/release}
@@ -15,12 +15,12 @@ VALID=(bprna/VL0 spot_rna_pdb/VL1 rna3db_2d/valid)
 COMMON=(--data-root runs/ss_all --prior-cache-dir runs/hybrid/eval_prior_cache)
 mkdir -p "$OUT"
 
-if [ "${1:-all}" != test ]; then
+if [[ "${1:-all}" =~ ^(all|valid)$ ]]; then
   python scripts/choose_decoder_threshold.py "$RUN" --decoder vienna_mfe vienna_mea threshold --canonical-only \
     --splits "${VALID[@]}" --prior-cache-dir runs/hybrid/eval_prior_cache | tee "$OUT/choose_decoder.json"
   python benchmarks/calibration.py --model "$RUN" --splits "${VALID[@]}" --data-root runs/ss_all --out "$OUT/calibration"
 fi
-if [ "${1:-all}" != valid ]; then
+if [[ "${1:-all}" =~ ^(all|test)$ ]]; then
   FAMILIES=()
   for family in 16s 23s 5s RNaseP grp1 srp tRNA telomerase tmRNA; do
     FAMILIES+=("archiveii_famfold/${family}_test@600%15")
@@ -36,7 +36,7 @@ REPEATS="Between a segment and an exact copy of it elsewhere in the sequence, th
 pairs only (pair_canonical_only), so predicted structures never hold them, but probability maps of repeat-containing RNAs show them."
 NONCANONICAL="It predicts no non-canonical pair: its decoder is canonical-only, and its training labels hold almost none \
 (Rfam projections and RNA3DB-2D are canonical; SPOT-RNA PDB TR1 has 904)."
-if [ "${1:-all}" = all ]; then
+if [[ "${1:-all}" =~ ^(all|export)$ ]]; then
   # stage 3 was initialised from models/ssrlm-ss-priors as then released; the export follows that path for the
   # earlier stages' recipe, so the folder must hold that release's recipe.json (not this one's, after a re-export)
   cmp -s "$PREVIOUS/recipe.json" models/ssrlm-ss-priors/recipe.json || cp "$PREVIOUS/recipe.json" models/ssrlm-ss-priors/recipe.json

@@ -152,6 +152,10 @@ class SSRLMConfig(PreTrainedConfig):
     pair_decoder_scale: float = 0.5  # kcal/mol per transform unit; best on bpRNA VL0 (benchmarks/prior_channels.py)
     pair_decoder_mea_gamma: float = 1.0  # MEA weight of paired vs unpaired bases ("vienna_mea")
     pair_decoder_extra_pairs: str = "crossing"  # second pass of the ViennaRNA decoders: "crossing" or "any"
+    # Third pass of the ViennaRNA decoders: non-canonical pairs (no energy model gives them) with
+    # p > this are added where both bases are still unpaired; None = no such pass. Models trained on
+    # 3D-derived structures set it (chosen on validation); their non-canonical probabilities are low.
+    pair_noncanonical_threshold: float | None = None
 
     def __post_init__(self, **kwargs):
         if self.num_key_value_heads is None:
@@ -230,6 +234,9 @@ class SSRLMConfig(PreTrainedConfig):
             raise ValueError(
                 f"pair_decoder_transform must be one of {PAIR_DECODER_TRANSFORMS}, got {self.pair_decoder_transform!r}"
             )
+        threshold = self.pair_noncanonical_threshold
+        if threshold is not None and not (isinstance(threshold, (int, float)) and 0.0 <= threshold <= 1.0):
+            raise ValueError(f"pair_noncanonical_threshold must be None or in [0, 1], got {threshold!r}")
         for name in ("pair_decoder_scale", "pair_decoder_mea_gamma"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)}")

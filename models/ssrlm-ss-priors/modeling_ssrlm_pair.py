@@ -77,6 +77,11 @@ __all__ = [
 #: Channels of :func:`pair_identity_features`: one per ordered pair of nucleotides.
 PAIR_IDENTITY_CHANNELS = len(NUCLEOTIDES) ** 2
 
+#: Folding work (sum of cubed lengths) from which a batch's prior channels are computed in worker
+#: processes when ``prior_workers > 1``: about 0.1 CPU-s of partition function per parameter set,
+#: well above the cost of starting a pool (``benchmarks/eval_ss.py`` timing).
+PARALLEL_PRIORS_MIN_WORK = 300**3
+
 
 @dataclass
 class PairPredictionOutput(ModelOutput):
@@ -344,7 +349,8 @@ class PairPredictionMixin:
         the threshold is a pair, whatever the decoder. Otherwise ``pair_decoder="threshold"`` applies
         the threshold and the post-processing rules (:func:`~modeling_ssrlm.postprocess.postprocess`),
         and ``"vienna_mfe"`` / ``"vienna_mea"`` decode with ViennaRNA soft constraints, the threshold
-        then selecting the pairs added to the nested structure
+        then selecting the pairs added to the nested structure, and ``pair_noncanonical_threshold``
+        (when set) the non-canonical pairs added after them
         (:func:`~modeling_ssrlm.thermodynamics.decode_with_vienna`). ``nested``: the result of
         :meth:`nested_pairs` for these probabilities, when already known (it does not depend on the
         threshold).
@@ -366,6 +372,7 @@ class PairPredictionMixin:
                 gamma=config.pair_decoder_mea_gamma,
                 crossing_only=config.pair_decoder_extra_pairs == "crossing",
                 nested=nested,
+                noncanonical_threshold=config.pair_noncanonical_threshold,
             )
         return postprocess_pairs(
             probabilities,
@@ -397,6 +404,7 @@ class PairPredictionMixin:
         batch_tokens: int = 4096,
         device: str | torch.device | None = None,
         prior_cache_dir: str | os.PathLike | None = None,
+        prior_workers: int = 1,
     ) -> list[np.ndarray]:
         """Return one symmetric ``L × L`` float32 probability matrix per sequence, in input order.
 
@@ -404,10 +412,12 @@ class PairPredictionMixin:
         ``batch_tokens`` padded tokens (``batch × (L_max + 2)``; a longer sequence runs alone).
         ``device`` moves the model there first. A model with prior channels computes them with
         ViennaRNA, reading and filling ``prior_cache_dir`` when given (a benchmark running several
-        models on one set folds each sequence once). Raises ``ValueError`` for a bare string, an
+        models on one set folds each sequence once), in up to ``prior_workers`` processes (one job
+        per sequence and energy parameter set) when a batch holds enough folding work to repay
+        starting them (:data:`PARALLEL_PRIORS_MIN_WORK`). Raises ``ValueError`` for a bare string, an
         empty sequence or a bad character (naming the sequence index and position).
         """
-        return self._probabilities(normalize_batch(sequences), batch_tokens, device, prior_cache_dir)
+        return self._probabilities(normalize_batch(sequences), batch_tokens, device, prior_cache_dir, prior_workers)
 
     @torch.inference_mode()
     def _probabilities(
@@ -416,10 +426,13 @@ class PairPredictionMixin:
         batch_tokens: int,
         device: str | torch.device | None,
         prior_cache_dir: str | os.PathLike | None = None,
+        prior_workers: int = 1,
     ) -> list[np.ndarray]:
         """:meth:`pair_probabilities` for already normalised sequences."""
         if batch_tokens < 1:
             raise ValueError(f"batch_tokens must be positive, got {batch_tokens}")
+        if prior_workers < 1:
+            raise ValueError(f"prior_workers must be at least 1, got {prior_workers}")
         if device is not None:
             self.to(device)
         self.eval()
@@ -427,10 +440,12 @@ class PairPredictionMixin:
         results: list[np.ndarray | None] = [None] * len(normalized)
         channels = self.config.pair_prior_channels
         for batch in _length_batches([len(s) for s in normalized], batch_tokens):
-            encoded = tokenizer([normalized[i] for i in batch], padding=True, return_tensors="pt").to(self.device)
+            sequences = [normalized[i] for i in batch]
+            encoded = tokenizer(sequences, padding=True, return_tensors="pt").to(self.device)
             inputs = {"input_ids": encoded["input_ids"], "attention_mask": encoded["attention_mask"]}
             if channels:
-                priors = compute_prior_channels_many([normalized[i] for i in batch], channels, cache_dir=prior_cache_dir)
+                workers = prior_workers if sum(len(s) ** 3 for s in sequences) >= PARALLEL_PRIORS_MIN_WORK else 1
+                priors = compute_prior_channels_many(sequences, channels, workers, cache_dir=prior_cache_dir)
                 inputs["pair_priors"] = pad_pair_priors(list(priors)).to(self.device)
             logits = self(**inputs).logits
             logits = logits.float().cpu().numpy()
@@ -446,6 +461,7 @@ class PairPredictionMixin:
         device: str | torch.device | None = None,
         threshold: float | None = None,
         postprocess: bool | None = None,
+        prior_workers: int = 1,
     ) -> list[PairPrediction]:
         """Predict the secondary structure of each sequence (see :meth:`pair_probabilities`).
 
@@ -453,7 +469,7 @@ class PairPredictionMixin:
         for this call.
         """
         normalized = normalize_batch(sequences)
-        probabilities = self._probabilities(normalized, batch_tokens, device)
+        probabilities = self._probabilities(normalized, batch_tokens, device, prior_workers=prior_workers)
         return [
             PairPrediction(sequence, matrix, self.decode_pairs(matrix, sequence, threshold, postprocess))
             for sequence, matrix in zip(normalized, probabilities)

@@ -334,6 +334,20 @@ def _cached_prior_channels(sequence: str, channels: tuple[str, ...], cache: Prio
     return np.stack([found[channel] for channel in channels])
 
 
+def _channel_groups(channels: tuple[str, ...]) -> list[tuple[str, ...]]:
+    """``channels`` grouped by parameter set (first appearance order): one fold compound per group."""
+    groups: dict[str, list[str]] = {}
+    for channel in channels:
+        groups.setdefault(channel.split(":")[1], []).append(channel)
+    return [tuple(group) for group in groups.values()]
+
+
+def _cached_group(job: tuple[str, tuple[str, ...]], cache: PriorCache | None) -> np.ndarray:
+    """One ``(sequence, channels of one parameter set)`` job of :func:`compute_prior_channels_many`."""
+    sequence, channels = job
+    return _cached_prior_channels(sequence, channels, cache)
+
+
 def compute_prior_channels_many(
     sequences: Iterable[str],
     channels: Sequence[str],
@@ -343,20 +357,35 @@ def compute_prior_channels_many(
 ) -> Iterator[np.ndarray]:
     """Yield :func:`compute_prior_channels` of each sequence, in input order.
 
-    ``workers > 1`` folds in a process pool (``workers == 1`` runs in this process). With
-    ``cache_dir``, each worker reads the channels cached there and stores those it computes
-    (iterate to the end with ``for _ in ...: pass`` to fill a cache for a training set).
+    ``workers > 1`` folds in a process pool (``workers == 1`` runs in this process); a job is one
+    sequence with one parameter set, so even a single sequence with channels of two parameter sets
+    folds on two cores. With ``cache_dir``, each worker reads the channels cached there and stores
+    those it computes (iterate to the end with ``for _ in ...: pass`` to fill a cache for a
+    training set).
     """
     channels = validate_channels(channels)
     if workers < 1:
         raise ValueError(f"workers must be at least 1, got {workers}")
     cache = None if cache_dir is None else PriorCache(cache_dir)
-    task = functools.partial(_cached_prior_channels, channels=channels, cache=cache)
-    if workers == 1:
-        yield from map(task, sequences)
+    if not channels:
+        yield from (np.zeros((0, len(s), len(s)), dtype=np.float32) for s in map(to_rna_letters, sequences))
         return
-    with multiprocessing.Pool(workers) as pool:
-        yield from pool.imap(task, sequences, chunksize)
+    groups = _channel_groups(channels)
+    grouped_order = [channel for group in groups for channel in group]
+    order = [grouped_order.index(channel) for channel in channels]
+    task = functools.partial(_cached_group, cache=cache)
+    if workers == 1:
+        for sequence in sequences:
+            yield np.concatenate([task((sequence, group)) for group in groups])[order]
+        return
+    sequences = list(sequences)
+    if not sequences:
+        return
+    jobs = ((sequence, group) for sequence in sequences for group in groups)
+    with multiprocessing.Pool(min(workers, len(sequences) * len(groups))) as pool:
+        results = pool.imap(task, jobs, chunksize)
+        for _ in sequences:
+            yield np.concatenate([next(results) for _ in groups])[order]
 
 
 # --------------------------------------------------------------------------- decoding
@@ -406,16 +435,20 @@ def add_confident_pairs(
     canonical_only: bool,
     min_loop_length: int,
     crossing_only: bool = True,
+    noncanonical_only: bool = False,
 ) -> list[Pair]:
-    """Add to ``nested`` the confident pairs the energy model could not give: the second pass of the ViennaRNA decoders.
+    """Add to ``nested`` the confident pairs the energy model could not give: the later passes of the ViennaRNA decoders.
 
     A candidate ``(i, j)`` has ``probabilities[i, j] > threshold``, ``j − i > min_loop_length``, both
-    bases unpaired so far, and is AU/GC/GU when ``canonical_only``. With ``crossing_only`` (the
-    pseudoknot pass) it must also cross a pair of ``nested``; without it, any such pair is added,
-    which lets a model trained on 3D-derived structures add the non-canonical pairs no energy
-    model predicts. Candidates are accepted greedily by descending probability (ties by position),
-    so each base keeps at most one partner. Returns the sorted pair list.
+    bases unpaired so far, and is AU/GC/GU when ``canonical_only`` (non-canonical when
+    ``noncanonical_only``). With ``crossing_only`` (the pseudoknot pass) it must also cross a pair of
+    ``nested``; without it, any such pair is added, which lets a model trained on 3D-derived
+    structures add the non-canonical pairs no energy model predicts. Candidates are accepted greedily
+    by descending probability (ties by position), so each base keeps at most one partner. Returns the
+    sorted pair list.
     """
+    if canonical_only and noncanonical_only:
+        raise ValueError("canonical_only and noncanonical_only exclude each other")
     nested = sorted(nested)
     length = len(sequence)
     nested_partner = np.full(length, -1, dtype=np.int64)
@@ -428,7 +461,9 @@ def add_confident_pairs(
     for _, i, j in sorted(zip(-weights, rows.tolist(), cols.tolist())):
         if paired[i] or paired[j] or (crossing_only and not _crosses(nested_partner, i, j)):
             continue
-        if canonical_only and base_pair_type(sequence[i], sequence[j]) == "noncanonical":
+        if (canonical_only or noncanonical_only) and (
+            (base_pair_type(sequence[i], sequence[j]) == "noncanonical") != noncanonical_only
+        ):
             continue
         paired[[i, j]] = True
         added.append((i, j))
@@ -484,6 +519,7 @@ def decode_with_vienna(
     gamma: float = 1.0,
     crossing_only: bool = True,
     nested: Sequence[Pair] | None = None,
+    noncanonical_threshold: float | None = None,
 ) -> list[Pair]:
     """Decode an ``L × L`` pair-probability matrix with ViennaRNA soft constraints, then add confident pairs.
 
@@ -492,10 +528,17 @@ def decode_with_vienna(
        part does not depend on the threshold).
     2. :func:`add_confident_pairs` with ``threshold``, ``canonical_only``, ``min_loop_length`` and
        ``crossing_only``.
+    3. Unless ``noncanonical_threshold`` is ``None``: the non-canonical pairs above it, anywhere
+       (:func:`add_confident_pairs` with ``noncanonical_only``), where both bases are still unpaired.
 
     The result is a sorted pair list with ``i < j`` and each base in at most one pair.
     """
     if nested is None:
         nested = vienna_nested_pairs(probabilities, sequence, method, min_loop_length, transform, scale, gamma)
     rna = to_rna_letters(sequence)
-    return add_confident_pairs(nested, probabilities, rna, threshold, canonical_only, min_loop_length, crossing_only)
+    pairs = add_confident_pairs(nested, probabilities, rna, threshold, canonical_only, min_loop_length, crossing_only)
+    if noncanonical_threshold is None:
+        return pairs
+    return add_confident_pairs(
+        pairs, probabilities, rna, noncanonical_threshold, False, min_loop_length, crossing_only=False, noncanonical_only=True
+    )

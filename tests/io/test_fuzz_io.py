@@ -136,7 +136,7 @@ def test_file_names_are_safe_unique_and_stable(identifiers):
 class DenseRandomModel:
     """Stands in for the pair model: a random matching of about 40 % of the bases of each sequence."""
 
-    def predict(self, sequences, batch_tokens):
+    def predict(self, sequences, batch_tokens, prior_workers=1):
         return [PairPrediction(s, np.zeros((len(s), len(s)), np.float32), self._pairs(s)) for s in sequences]
 
     @staticmethod
