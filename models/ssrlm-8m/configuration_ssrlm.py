@@ -153,8 +153,8 @@ class SSRLMConfig(PreTrainedConfig):
     pair_decoder_mea_gamma: float = 1.0  # MEA weight of paired vs unpaired bases ("vienna_mea")
     pair_decoder_extra_pairs: str = "crossing"  # second pass of the ViennaRNA decoders: "crossing" or "any"
     # Third pass of the ViennaRNA decoders: non-canonical pairs (no energy model gives them) with
-    # p > this are added where both bases are still unpaired; None = no such pass. Models trained on
-    # 3D-derived structures set it (chosen on validation); their non-canonical probabilities are low.
+    # p > this are added where both bases are still unpaired; None = no such pass. Meant for models
+    # trained on 3D-derived structures, chosen on validation (None when the pass does not help there).
     pair_noncanonical_threshold: float | None = None
 
     def __post_init__(self, **kwargs):
