@@ -466,3 +466,24 @@ def test_configs_without_the_read_out_field_keep_the_relu_read_out(tmp_path):
     assert SSRLMConfig.from_pretrained(tmp_path).pair_output_activation == "relu"
     with pytest.raises(ValueError, match="pair_output_activation"):
         SSRLMConfig(hidden_size=16, num_attention_heads=2, pair_output_activation="gelu")
+
+
+def test_noncanonical_threshold_search_finds_a_helpful_pass_and_leaves_the_config():
+    from modeling_ssrlm.training.thresholds import search_noncanonical_threshold
+
+    model = SSRLMForPairPrediction(SSRLMConfig(hidden_size=16, num_attention_heads=2, pair_decoder="vienna_mfe"))
+    sequence = "GGGGAAAGAAAAGACCCC"  # stem 0-3 / 14-17; (7, 12) G·A is non-canonical and true
+    truth = [(0, 17), (1, 16), (2, 15), (3, 14), (7, 12)]
+    probabilities = np.full((len(sequence), len(sequence)), 0.001)
+    for i, j in truth[:4]:
+        probabilities[i, j] = probabilities[j, i] = 0.95
+    probabilities[7, 12] = probabilities[12, 7] = 0.3
+    probabilities[4, 13] = probabilities[13, 4] = 0.1  # A·A, false: a pass below 0.1 adds it too
+    model.config.pair_decoder_scale = 1.0
+    search = search_noncanonical_threshold(model, [probabilities], [sequence], [truth], grid=(0.05, 0.2, 0.5))
+    assert search.threshold == 0.2 and search.f1 == pytest.approx(1.0)
+    assert search.f1_by_threshold[1.0] < 1.0 and search.f1_by_threshold[0.05] < 1.0
+    assert model.config.pair_noncanonical_threshold is None
+    model.config.pair_decoder = "threshold"
+    with pytest.raises(ValueError, match="ViennaRNA decoders"):
+        search_noncanonical_threshold(model, [probabilities], [sequence], [truth])

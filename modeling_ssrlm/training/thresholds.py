@@ -54,6 +54,30 @@ def choose_threshold(
     return search_threshold(model, probabilities, normalized, true_pairs, grid)
 
 
+def _nested_parts(
+    model: PairPredictionMixin,
+    probabilities: Sequence[np.ndarray],
+    sequences: Sequence[str],
+    true_pairs: Sequence[Sequence[Pair]],
+) -> list[list[Pair] | None]:
+    """Check the inputs line up; fold each sequence once (the threshold-independent nested part)."""
+    if not len(probabilities) == len(sequences) == len(true_pairs) or not sequences:
+        raise ValueError(
+            f"need equally many (>0) probability maps, sequences and structures, got "
+            f"{len(probabilities)}, {len(sequences)} and {len(true_pairs)}"
+        )
+    return [model.nested_pairs(matrix, sequence) for matrix, sequence in zip(probabilities, sequences)]
+
+
+def _mean_f1(model, probabilities, sequences, true_pairs, nested, threshold: float | None = None) -> float:
+    """Mean strict F1 of ``model.decode_pairs`` (at ``threshold``, else the config's) over the sequences."""
+    scores = [
+        pair_scores(model.decode_pairs(matrix, sequence, threshold, nested=known), truth)["f1"]
+        for matrix, sequence, truth, known in zip(probabilities, sequences, true_pairs, nested)
+    ]
+    return float(np.mean(scores))
+
+
 def search_threshold(
     model: PairPredictionMixin,
     probabilities: Sequence[np.ndarray],
@@ -66,19 +90,10 @@ def search_threshold(
     Post-processing and decoder follow the model's config (a ViennaRNA decoder folds each sequence
     once: its nested part does not depend on the threshold). Ties go to the lowest threshold.
     """
-    if not len(probabilities) == len(sequences) == len(true_pairs) or not sequences:
-        raise ValueError(
-            f"need equally many (>0) probability maps, sequences and structures, got "
-            f"{len(probabilities)}, {len(sequences)} and {len(true_pairs)}"
-        )
-    nested = [model.nested_pairs(matrix, sequence) for matrix, sequence in zip(probabilities, sequences)]
-    f1_by_threshold = {}
-    for threshold in grid:
-        scores = [
-            pair_scores(model.decode_pairs(matrix, sequence, threshold, nested=known), truth)["f1"]
-            for matrix, sequence, truth, known in zip(probabilities, sequences, true_pairs, nested)
-        ]
-        f1_by_threshold[float(threshold)] = float(np.mean(scores))
+    nested = _nested_parts(model, probabilities, sequences, true_pairs)
+    f1_by_threshold = {
+        float(threshold): _mean_f1(model, probabilities, sequences, true_pairs, nested, threshold) for threshold in grid
+    }
     best = max(f1_by_threshold, key=lambda t: (f1_by_threshold[t], -t))
     return ThresholdSearch(threshold=best, f1=f1_by_threshold[best], f1_by_threshold=f1_by_threshold)
 
@@ -93,22 +108,19 @@ def search_noncanonical_threshold(
     """Mean strict F1 with each ``config.pair_noncanonical_threshold`` of ``grid`` (and ``None``, keyed ``1.0``).
 
     The non-canonical pass of a ViennaRNA decoder (``pair_threshold`` fixed as configured); ``1.0``
-    stands for no pass (no probability exceeds it). Each sequence is folded once. The config is left
-    as it was; the caller writes the result (``None`` when ``1.0`` wins).
+    stands for no pass (no probability exceeds it). Each sequence is folded once. Ties go to the
+    highest threshold (fewer added pairs). The config is left as it was; the caller writes the
+    result (``None`` when ``1.0`` wins).
     """
     if model.config.pair_decoder == "threshold":
         raise ValueError("the non-canonical pass belongs to the ViennaRNA decoders; set pair_decoder first")
+    nested = _nested_parts(model, probabilities, sequences, true_pairs)
     saved = model.config.pair_noncanonical_threshold
-    nested = [model.nested_pairs(matrix, sequence) for matrix, sequence in zip(probabilities, sequences)]
     f1_by_threshold = {}
     try:
         for threshold in (*grid, 1.0):
             model.config.pair_noncanonical_threshold = float(threshold)
-            scores = [
-                pair_scores(model.decode_pairs(matrix, sequence, nested=known), truth)["f1"]
-                for matrix, sequence, truth, known in zip(probabilities, sequences, true_pairs, nested)
-            ]
-            f1_by_threshold[float(threshold)] = float(np.mean(scores))
+            f1_by_threshold[float(threshold)] = _mean_f1(model, probabilities, sequences, true_pairs, nested)
     finally:
         model.config.pair_noncanonical_threshold = saved
     best = max(f1_by_threshold, key=lambda t: (f1_by_threshold[t], t))
