@@ -77,6 +77,11 @@ def test_loss_hand_check_on_a_1x4x4_case():
     only_far = scored_pair_mask(residues, min_separation=2)
     assert pair_bce_loss(logits, labels, only_far, pos_weight=2.0).item() == pytest.approx(2 * math.log1p(math.e), rel=1e-6)
     # an ignored label (-100) inside the scored region drops that entry
+    # min_separation = 0 adds the diagonal of the real nucleotides as negatives (x = 9, y = 0, three times)
+    with_diagonal = scored_pair_mask(residues, min_separation=0)
+    assert with_diagonal.nonzero().tolist() == [[0, 0, 0], [0, 0, 1], [0, 0, 2], [0, 1, 1], [0, 1, 2], [0, 2, 2]]
+    expected_diagonal = (3 * expected + 3 * math.log1p(math.exp(9.0))) / 6
+    assert pair_bce_loss(logits, labels, with_diagonal, pos_weight=2.0).item() == pytest.approx(expected_diagonal, rel=1e-6)
     labels[0, 0, 1] = -100.0
     expected_ignored = (2 * math.log1p(math.exp(1.0)) + math.log(2.0)) / 2
     assert pair_bce_loss(logits, labels, mask, pos_weight=2.0).item() == pytest.approx(expected_ignored, rel=1e-6)
@@ -227,6 +232,23 @@ def test_config_rejects_bad_pair_settings():
         SSRLMConfig(pair_threshold=1.5)
     with pytest.raises(ValueError, match="pair_dilations"):
         SSRLMConfig(pair_dilations=[])
+    with pytest.raises(ValueError, match="pair_min_separation must be a non-negative integer"):
+        SSRLMConfig(pair_min_separation=-1)
+
+
+def test_a_model_trained_on_the_diagonal_still_predicts_no_self_pair(model):
+    config = copy.deepcopy(model.config)
+    config.pair_min_separation = 0
+    diagonal_model = SSRLMForPairPrediction(config).eval()
+    diagonal_model.load_state_dict(model.state_dict())
+    batch = encode(["GGGAAACCC"])
+    with torch.no_grad():
+        output = diagonal_model(**batch)
+    assert output.pair_mask[0].diagonal().all()
+    (probabilities,) = diagonal_model.pair_probabilities(["GGGAAACCC"])
+    assert np.all(probabilities.diagonal() == 0.0)
+    logits = output.logits[0].numpy()
+    np.testing.assert_allclose(probabilities[0, 1:], 1 / (1 + np.exp(-logits[0, 1:])), rtol=1e-5)
 
 
 # --------------------------------------------------------------------------- prior channels and decoders
