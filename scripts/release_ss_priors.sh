@@ -1,16 +1,19 @@
 #!/usr/bin/env bash
-# Release of the default pair model (issue 10) after scripts/train_hybrid_ss.sh and
-# scripts/train_hybrid_ss_stage3.sh. Validation only (bpRNA VL0 + PDB VL1 + RNA3DB-2D valid, 636
-# sequences): the decoder among ViennaRNA MFE / MEA with soft constraints and threshold decoding, its
-# threshold, canonical pairs only in decoded structures (the network puts high probabilities on
-# non-canonical identity pairs between repeated segments, none true on validation), calibration.
-# Report (test splits used once): the release beside the previous one, ViennaRNA computed in the run
-# and the stored CONTRAfold / EternaFold / MXfold2 predictions; then the export.
+# Release of the default pair model (issue 10) after scripts/train_hybrid_ss.sh,
+# scripts/train_hybrid_ss_stage3.sh and scripts/train_hybrid_ss_stage4.sh (the stage-3 release was made
+# by this script with RUN=runs/hybrid/stage3 PREVIOUS=runs/hybrid/previous_release). Validation only
+# (bpRNA VL0 + PDB VL1 + RNA3DB-2D valid, 636 sequences): the decoder among ViennaRNA MFE / MEA with
+# soft constraints and threshold decoding, its threshold, canonical pairs only in decoded structures
+# (the network puts high probabilities on non-canonical identity pairs between repeated segments, none
+# true on validation), calibration. Report (test splits used once): the release beside the previous one,
+# ViennaRNA computed in the run and the stored CONTRAfold / EternaFold / MXfold2 predictions; then the
+# export.
 set -euo pipefail  # usage: $0 [all|valid|test|export]
 cd "$(dirname "$0")/.."
-RUN=${RUN:-runs/hybrid/stage3}
-OUT=${OUT:-runs/hybrid/release}
-PREVIOUS=${PREVIOUS:-runs/hybrid/previous_release}  # the release stage 3 continued (its script keeps this copy)
+RUN=${RUN:-runs/hybrid/stage4}
+OUT=${OUT:-runs/hybrid/release4}
+PREVIOUS=${PREVIOUS:-runs/hybrid/stage3_release}  # the release stage 4 continued (its script keeps this copy)
+STAGE_SCRIPT=${STAGE_SCRIPT:-scripts/train_hybrid_ss_stage4.sh}
 VALID=(bprna/VL0 spot_rna_pdb/VL1 rna3db_2d/valid)
 COMMON=(--data-root runs/ss_all --prior-cache-dir runs/hybrid/eval_prior_cache)
 mkdir -p "$OUT"
@@ -37,11 +40,11 @@ pairs only (pair_canonical_only), so predicted structures never hold them, but p
 NONCANONICAL="It predicts no non-canonical pair: its decoder is canonical-only, and its training labels hold almost none \
 (Rfam projections and RNA3DB-2D are canonical; SPOT-RNA PDB TR1 has 904)."
 if [[ "${1:-all}" =~ ^(all|export)$ ]]; then
-  # stage 3 was initialised from models/ssrlm-ss-priors as then released; the export follows that path for the
+  # the last stage was initialised from models/ssrlm-ss-priors as then released; the export follows that path for the
   # earlier stages' recipe, so the folder must hold that release's recipe.json (not this one's, after a re-export)
   cmp -s "$PREVIOUS/recipe.json" models/ssrlm-ss-priors/recipe.json || cp "$PREVIOUS/recipe.json" models/ssrlm-ss-priors/recipe.json
   python scripts/export_shipped_model.py "$RUN" models/ssrlm-ss-priors --eval "$OUT/eval_test/eval.json" \
     --calibration "$OUT/calibration/calibration.json" \
-    --command "bash scripts/train_hybrid_ss_stage3.sh && bash scripts/release_ss_priors.sh" \
+    --command "bash $STAGE_SCRIPT && bash scripts/release_ss_priors.sh" \
     --limitation "$REPEATS" --limitation "$NONCANONICAL"
 fi
