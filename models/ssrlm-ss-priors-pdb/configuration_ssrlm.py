@@ -133,7 +133,10 @@ class SSRLMConfig(PreTrainedConfig):
     # (a ceiling, and ties among the top pairs); the linear read-out cannot do that.
     pair_output_activation: str = "relu"
     pair_pos_weight: float = 1.0  # BCE weight of the positive (paired) entries
-    pair_min_separation: int = 1  # entries with j - i below this are neither trained on nor predicted
+    # Entries with j - i below this are not trained on. 0 trains the main diagonal as negatives: a model
+    # that never sees (i, i) learns ~1 there, and an exact repeat at offset k copies that onto (i, i + k).
+    # Probabilities with |i - j| below max(this, 1) are 0 (a base never pairs with itself).
+    pair_min_separation: int = 1
     pair_threshold: float = 0.5  # decision threshold on pair probabilities (tuned on a validation split)
     pair_postprocess: bool = True  # apply the three rules below after thresholding
     pair_canonical_only: bool = False  # keep only AU/GC/GU pairs
@@ -192,10 +195,12 @@ class SSRLMConfig(PreTrainedConfig):
             if not 0.0 <= getattr(self, name) < 1.0:
                 raise ValueError(f"{name} must be in [0, 1), got {getattr(self, name)}")
         # Pair head (see the ``pair_`` fields).
-        for name in ("pair_hidden_channels", "pair_num_blocks", "pair_kernel_size", "pair_min_separation"):
+        for name in ("pair_hidden_channels", "pair_num_blocks", "pair_kernel_size"):
             value = getattr(self, name)
             if not isinstance(value, int) or value <= 0:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        if not isinstance(self.pair_min_separation, int) or self.pair_min_separation < 0:
+            raise ValueError(f"pair_min_separation must be a non-negative integer, got {self.pair_min_separation!r}")
         if self.pair_kernel_size % 2 != 1:
             raise ValueError(f"pair_kernel_size must be odd (same-size convolutions), got {self.pair_kernel_size}")
         if not self.pair_dilations or any(not isinstance(d, int) or d <= 0 for d in self.pair_dilations):

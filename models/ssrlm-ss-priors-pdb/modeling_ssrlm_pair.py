@@ -30,7 +30,9 @@ maximum length other than memory (``C × L²`` floats per activation, 128 MB at 
 
 Loss: binary cross-entropy with logits (``pos_weight = pair_pos_weight``) over the upper-triangle
 entries ``j − i ≥ pair_min_separation`` of real nucleotides whose label is not -100, averaged over
-those entries of the whole batch.
+those entries of the whole batch. ``pair_min_separation = 0`` keeps the main diagonal in the loss as
+negatives: left out, the network learns ~1 on ``(i, i)``, and an exact repeat at offset ``k``
+reproduces that neighbourhood on ``(i, i + k)`` (``benchmarks/repeat_artefact.py``).
 
 Decisions (threshold, post-processing, decoder) are config fields, not weights;
 :meth:`PairPredictionMixin.predict` applies them through :func:`modeling_ssrlm.postprocess.postprocess`
@@ -331,7 +333,7 @@ class PairPredictionMixin:
     The decision settings come from the config: ``pair_threshold``, ``pair_postprocess``,
     ``pair_decoder`` (and its ``pair_decoder_*`` settings), ``pair_canonical_only``,
     ``pair_min_loop_length``, ``pair_matching`` and ``pair_min_separation`` (probabilities of
-    entries with ``|i − j|`` below it are 0). Models whose config names ``pair_prior_channels``
+    entries with ``|i − j|`` below it, and of the main diagonal, are 0). Models whose config names ``pair_prior_channels``
     get them computed with ViennaRNA here (:func:`~modeling_ssrlm.thermodynamics.compute_prior_channels`).
     """
 
@@ -477,10 +479,15 @@ class PairPredictionMixin:
 
 
 def logits_to_probabilities(logits: np.ndarray, min_separation: int) -> np.ndarray:
-    """Sigmoid of one sequence's ``L × L`` logits, with entries ``|i − j| < min_separation`` set to 0."""
+    """Sigmoid of one sequence's ``L × L`` logits, with entries ``|i − j| < max(min_separation, 1)`` set to 0.
+
+    The main diagonal is 0 even when it was trained on (``min_separation = 0``): a base never pairs
+    with itself.
+    """
     probabilities = torch.sigmoid(torch.as_tensor(np.asarray(logits, dtype=np.float32))).numpy()
     length = probabilities.shape[0]
-    probabilities[np.abs(np.subtract.outer(np.arange(length), np.arange(length))) < min_separation] = 0.0
+    separation = np.abs(np.subtract.outer(np.arange(length), np.arange(length)))
+    probabilities[separation < max(min_separation, 1)] = 0.0
     return probabilities
 
 
