@@ -15,7 +15,9 @@ A split may carry ``@N`` to keep records of at most N nt (``archiveii/all@600``)
 sample of K records, and ``[stem]`` to keep the records of a stored baseline set
 (``archiveii/all[archiveii_sub200]``: the 200 ArchiveII records MXfold2 was run on). Timing
 (``--timing-lengths``): one random sequence per length, each model's ``predict`` against ViennaRNA's
-partition function, medians of ``--timing-repeats``.
+partition function, medians of ``--timing-repeats``. ``--compare A B`` (repeatable; method names as
+in the table) adds A − B of the per-sequence F1 on every set and over all sets, with a 95 % interval
+and p from a paired bootstrap over the sequences.
 
 Outputs ``<out>/eval.json`` and ``<out>/eval.md`` and prints the markdown. Test splits are for
 reporting: make every choice (checkpoints, thresholds, decoders) on validation splits.
@@ -48,11 +50,14 @@ if str(REPO_ROOT) not in sys.path:  # run as a script from a checkout
 from modeling_ssrlm.cli import available_cores  # noqa: E402
 from modeling_ssrlm.data.ss_datasets import load_ss_split  # noqa: E402
 from modeling_ssrlm.evaluation.benchmark import (  # noqa: E402
+    BASELINE_TOOLS,
+    compare_methods,
     identity_to_training,
     load_baselines,
     load_eval_set,
     load_pair_model,
     run_model,
+    per_sequence_f1,
     run_vienna,
     score_run,
 )
@@ -86,24 +91,39 @@ def evaluate(args: argparse.Namespace, prior_cache_dir: str) -> dict:
         dataset = load_ss_split(args.data_root, split.strip())
         training.update({f"{split}:{i}": s for i, s in zip(dataset["id"], dataset["sequence"])})
     report = {"splits": {}, "models": parse_models(args.model), "decoders": args.decoders}
+    per_sequence: dict[str, dict] = {}
     for name in args.splits:
         eval_set = load_eval_set(args.data_root, name, args.limit, baseline_ids(args.baselines_dir, name))
         bins = identity_to_training(eval_set, training, threads=args.threads) if training else None
-        rows = {}
+        runs = {}
         for model_name, model in models.items():
             decoders = args.decoders or [None]
-            runs = run_model(model, eval_set.sequences, decoders, args.batch_tokens, prior_cache_dir)
-            for decoder, run in runs.items():
-                rows[model_name if decoder is None else f"{model_name} [{decoder}]"] = score_run(eval_set, run, bins)
+            for decoder, run in run_model(model, eval_set.sequences, decoders, args.batch_tokens, prior_cache_dir).items():
+                runs[method_name(model_name, decoder)] = run
         if not args.no_vienna:
-            rows[VIENNA] = score_run(eval_set, run_vienna(eval_set.sequences), bins)
-        for tool, run in load_baselines(args.baselines_dir, eval_set).items():
-            rows[tool] = score_run(eval_set, run, bins)
-        report["splits"][name] = rows
+            runs[VIENNA] = run_vienna(eval_set.sequences)
+        runs.update(load_baselines(args.baselines_dir, eval_set))
+        report["splits"][name] = {method: score_run(eval_set, run, bins) for method, run in runs.items()}
+        per_sequence[name] = {method: per_sequence_f1(eval_set, run) for method, run in runs.items()}
+    report["comparisons"] = {f"{a} − {b}": compare_methods(per_sequence, a, b) for a, b in args.compare or []}
     report["timing_jobs"] = args.jobs
     report["timing"] = time_models(models, args.timing_lengths, args.timing_repeats, args.seed, args.jobs)
     report["machine"] = f"{platform.machine()} CPU, {torch.get_num_threads()} torch threads"
     return report
+
+
+def method_name(model_name: str, decoder: str | None) -> str:
+    """The table's name of a model run under a decoder (``None``: its own)."""
+    return model_name if decoder is None else f"{model_name} [{decoder}]"
+
+
+def check_comparisons(args: argparse.Namespace) -> None:
+    """``ValueError`` when a ``--compare`` name is no method this run can produce."""
+    methods = {method_name(m, d) for m in parse_models(args.model) for d in (args.decoders or [None])}
+    methods |= set(BASELINE_TOOLS.values()) | (set() if args.no_vienna else {VIENNA})
+    for name in (name for pair in args.compare or [] for name in pair):
+        if name not in methods:
+            raise ValueError(f"--compare: no method {name!r} in this run (methods: {', '.join(sorted(methods))})")
 
 
 def baseline_ids(baselines_dir: str, name: str) -> set[str] | None:
@@ -187,6 +207,14 @@ def to_markdown(report: dict) -> str:
             lines += ["", "F1 by length:", "", "| method | " + " | ".join(labels) + " |", "|---" * (len(keys) + 1) + "|"]
             for method, row in rows.items():
                 lines.append(f"| {method} | " + " | ".join(_cell(row.get(k)) for k in keys) + " |")
+    if report.get("comparisons"):
+        lines += ["", "## Paired comparisons (strict F1 per sequence; 95 % interval and two-sided p from a paired "
+                  "bootstrap over the sequences, 2,000 resamples)", "",
+                  "| comparison | set | difference | 95 % interval | p | n |", "|---|---|---|---|---|---|"]
+        for label, per_set in report["comparisons"].items():
+            for name, entry in per_set.items():
+                lines.append(f"| {label} | {name} | {entry['difference']:+.4f} | [{entry['ci_low']:+.4f}, "
+                             f"{entry['ci_high']:+.4f}] | {entry['p_bootstrap']:.3f} | {entry['n_sequences']} |")
     if report["timing"]:
         names = list(report["models"])
         jobs = report.get("timing_jobs", 1)
@@ -220,6 +248,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--prior-cache-dir", default=None,
                         help="Cache of prior channels shared by the models (default: a temporary folder per run).")
     parser.add_argument("--no-vienna", action="store_true", help="Skip the ViennaRNA row.")
+    parser.add_argument("--compare", nargs=2, action="append", metavar=("A", "B"),
+                        help="Paired comparison A − B of two methods (names as in the table; repeatable).")
     parser.add_argument("--timing-lengths", type=int, nargs="*", default=[100, 500, 1000], help="Lengths to time.")
     parser.add_argument("--timing-repeats", type=int, default=3, help="Timed runs per length (median).")
     parser.add_argument("--seed", type=int, default=0, help="Seed of the random timing sequences.")
@@ -238,6 +268,7 @@ def main(argv: list[str] | None = None) -> int:
     if any(length < 1 for length in args.timing_lengths) or args.timing_repeats < 1:
         parser.error("--timing-lengths and --timing-repeats must be positive")
     try:
+        check_comparisons(args)
         with tempfile.TemporaryDirectory(prefix="ssrlm-priors-") as scratch:
             report = evaluate(args, args.prior_cache_dir or scratch)
     except (ValueError, OSError) as error:

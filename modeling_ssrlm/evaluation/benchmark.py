@@ -13,6 +13,11 @@ Besides the scores of ``score_structures`` (precision, recall, F1 strict and ±1
 type, with non-canonical pairs apart, and by length bin) each row gets ``seconds_per_sequence`` and,
 when training sequences are given, F1 by identity of each record to its nearest training sequence
 (MMseqs2): generalisation is the question.
+
+Whether one method beats another on a set is a paired question (same records): :func:`compare_methods`
+gives the difference of the per-sequence mean strict F1 with a 95 % interval and a two-sided p from a
+paired bootstrap over the sequences (:func:`~modeling_ssrlm.evaluation.comparison.paired_bootstrap`),
+per set and over all sets together.
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ from ..modeling_ssrlm_contact import SSRLMForContactRegression
 from ..modeling_ssrlm_pair import SSRLMForPairPrediction, normalize_batch
 from ..secondary_structure import Pair
 from ..thermodynamics import vienna_fold
+from .comparison import UnitScores, paired_bootstrap
 from .metrics import pair_scores, precision_at_l, score_structures
 
 __all__ = [
@@ -45,6 +51,8 @@ __all__ = [
     "load_eval_set",
     "load_pair_model",
     "run_model",
+    "compare_methods",
+    "per_sequence_f1",
     "run_vienna",
     "score_run",
 ]
@@ -215,3 +223,51 @@ def score_run(eval_set: EvalSet, run: MethodRun, identity_bins: list[str] | None
             result[f"f1_identity_{label}"] = float(np.mean(chosen)) if chosen else None
             result[f"n_identity_{label}"] = len(chosen)
     return result
+
+
+def per_sequence_f1(eval_set: EvalSet, run: MethodRun) -> UnitScores:
+    """Strict F1 of each record of one run (units ``set:id``, weight 1): the input of :func:`compare_methods`."""
+    units = [f"{eval_set.name}:{record_id}" for record_id in eval_set.ids]
+    f1 = [pair_scores(pred, true)["f1"] for pred, true in zip(run.pairs, eval_set.truths)]
+    return UnitScores(units, np.array(f1, dtype=float), np.ones(len(units)))
+
+
+def compare_methods(
+    per_sequence: dict[str, dict[str, UnitScores]], first: str, second: str, replicates: int = 2000, seed: int = 0
+) -> dict[str, dict]:
+    """``first − second`` of the per-sequence mean strict F1, per set and over every set (``"all sets"``).
+
+    ``per_sequence`` maps set → method → :func:`per_sequence_f1`. Only sets where both methods were
+    scored count. Each entry holds the difference, the 95 % percentile interval and the two-sided p of
+    a paired bootstrap over sequences (``replicates`` resamples), and the number of sequences.
+    """
+    results: dict[str, dict] = {}
+    pooled_a, pooled_b = [], []
+    for name, methods in per_sequence.items():
+        if first not in methods or second not in methods:
+            continue
+        pooled_a.append(methods[first])
+        pooled_b.append(methods[second])
+        results[name] = _paired(methods[first], methods[second], replicates, seed)
+    if len(pooled_a) > 1:
+        results["all sets"] = _paired(_concatenate(pooled_a), _concatenate(pooled_b), replicates, seed)
+    return results
+
+
+def _concatenate(scores: list[UnitScores]) -> UnitScores:
+    return UnitScores(
+        [unit for s in scores for unit in s.units],
+        np.concatenate([s.values for s in scores]),
+        np.concatenate([s.weights for s in scores]),
+    )
+
+
+def _paired(a: UnitScores, b: UnitScores, replicates: int, seed: int) -> dict:
+    comparison = paired_bootstrap([a], [b], replicates=replicates, seed=seed, resample_seeds=False)
+    return {
+        "difference": comparison.difference,
+        "ci_low": comparison.ci_low,
+        "ci_high": comparison.ci_high,
+        "p_bootstrap": comparison.p_bootstrap,
+        "n_sequences": comparison.units,
+    }

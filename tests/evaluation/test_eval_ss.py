@@ -10,7 +10,14 @@ from script_loader import load_script
 from ss_fixture import RECORDS, write_tiny_ss_datasets
 
 from modeling_ssrlm.configuration_ssrlm import SSRLMConfig
-from modeling_ssrlm.evaluation.benchmark import EvalSet, MethodRun, load_baselines, score_run
+from modeling_ssrlm.evaluation.benchmark import (
+    EvalSet,
+    MethodRun,
+    compare_methods,
+    load_baselines,
+    per_sequence_f1,
+    score_run,
+)
 from modeling_ssrlm.modeling_ssrlm import SSRLMForMaskedLM
 from modeling_ssrlm.modeling_ssrlm_pair import SSRLMForPairPrediction
 
@@ -90,3 +97,39 @@ def test_eval_rejects_an_unknown_split(tmp_path, data_root, capsys):
                          "--out", str(tmp_path / "eval"), "--timing-lengths"])
     assert code == 2
     assert "unknown split" in capsys.readouterr().err
+
+
+def test_paired_comparison_per_set_and_over_all_sets():
+    eval_set = EvalSet("x", ["a", "b"], ["GGGGAAAACCCC", "GGGGAAAACCCC"], [[(0, 11), (1, 10)], [(0, 11)]])
+    perfect = per_sequence_f1(eval_set, MethodRun([[(0, 11), (1, 10)], [(0, 11)]], None, None))
+    half = per_sequence_f1(eval_set, MethodRun([[(0, 11)], [(0, 11)]], None, None))  # F1 2/3 on a, 1 on b
+    assert perfect.units == ["x:a", "x:b"] and half.values.tolist() == pytest.approx([2 / 3, 1.0])
+    other = EvalSet("y", ["a"], ["GGGGAAAACCCC"], [[(0, 11)]])
+    empty = per_sequence_f1(other, MethodRun([[]], None, None))
+    full = per_sequence_f1(other, MethodRun([[(0, 11)]], None, None))
+    result = compare_methods({"x": {"A": perfect, "B": half}, "y": {"A": full, "B": empty}, "z": {"A": full}}, "A", "B")
+    assert set(result) == {"x", "y", "all sets"}  # z lacks B: not compared
+    assert result["x"]["difference"] == pytest.approx(1 / 6) and result["x"]["n_sequences"] == 2
+    # the resamples of x hold 0, 1 or 2 copies of sequence a: differences 0 … 1/3, never below 0
+    assert 0.0 <= result["x"]["ci_low"] <= result["x"]["ci_high"] <= 1 / 3 + 1e-12
+    assert result["y"]["difference"] == 1.0 and result["y"]["ci_low"] == result["y"]["ci_high"] == 1.0
+    assert result["all sets"]["difference"] == pytest.approx((1 / 3 + 1.0) / 3) and result["all sets"]["n_sequences"] == 3
+    # a resample is <= 0 only when all three draws are x:b (difference 0): p ≈ 2 · (1/3)³ = 2/27
+    assert result["all sets"]["p_bootstrap"] == pytest.approx(2 / 27, abs=0.02)
+
+
+def test_eval_compares_two_methods_on_the_same_records(tmp_path, data_root, capsys):
+    SSRLMForPairPrediction(SSRLMConfig(**TINY)).save_pretrained(tmp_path / "model")
+    argv = ["--model", f"tiny={tmp_path / 'model'}", "--splits", "tiny/test", "tiny/valid", "--data-root", str(data_root),
+            "--out", str(tmp_path / "eval"), "--timing-lengths", "--compare", eval_ss.VIENNA, "tiny"]
+    assert eval_ss.main(argv) == 0
+    report = json.loads((tmp_path / "eval" / "eval.json").read_text())
+    comparison = report["comparisons"][f"{eval_ss.VIENNA} − tiny"]
+    assert set(comparison) == {"tiny/test", "tiny/valid", "all sets"}
+    for name in ("tiny/test", "tiny/valid"):  # the mean of the per-sequence differences is the table's difference
+        rows = report["splits"][name]
+        assert comparison[name]["difference"] == pytest.approx(rows[eval_ss.VIENNA]["f1"] - rows["tiny"]["f1"])
+    assert "## Paired comparisons" in (tmp_path / "eval" / "eval.md").read_text()
+    capsys.readouterr()
+    assert eval_ss.main(argv[:-2] + ["RNAfold", "tiny"]) == 2
+    assert capsys.readouterr().err.strip().startswith("error: --compare: no method 'RNAfold' in this run")
