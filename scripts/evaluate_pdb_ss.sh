@@ -8,8 +8,9 @@
 # computed in the run and the stored CONTRAfold / EternaFold / MXfold2 predictions; then the export.
 set -euo pipefail  # usage: $0 [all|valid|test|export]
 cd "$(dirname "$0")/.."
-RUN=${RUN:-runs/pdb/ss_priors_pdb}
-OUT=${OUT:-runs/pdb}
+RUN=${RUN:-runs/pdb/ss_priors_pdb2}
+OUT=${OUT:-runs/pdb/release2}
+PREVIOUS=${PREVIOUS:-runs/pdb/previous_release}  # the PDB model's previous release (train_pdb_ss.sh keeps it)
 COMMON=(--data-root runs/ss_all --prior-cache-dir runs/hybrid/eval_prior_cache)
 VALID=(spot_rna_pdb/VL1 rna3db_2d/valid)
 
@@ -18,12 +19,13 @@ if [[ "${1:-all}" =~ ^(all|valid)$ ]]; then
     "${COMMON[@]}" --no-vienna --timing-lengths --splits "${VALID[@]}" --out "$OUT/eval_valid"
   python scripts/choose_decoder_threshold.py "$RUN" --decoder vienna_mfe vienna_mea --canonical-only --noncanonical --splits "${VALID[@]}" \
     --prior-cache-dir runs/hybrid/eval_prior_cache | tee "$OUT/choose_decoder.json"
-  python benchmarks/eval_ss.py --model pdb="$RUN" "${COMMON[@]}" --no-vienna --timing-lengths --splits "${VALID[@]}" --out "$OUT/eval_valid_chosen"
+  python benchmarks/eval_ss.py --model pdb="$RUN" --model previous="$PREVIOUS" "${COMMON[@]}" --no-vienna --timing-lengths \
+    --splits "${VALID[@]}" --compare pdb previous --out "$OUT/eval_valid_chosen"
   python benchmarks/calibration.py --model "$RUN" --splits "${VALID[@]}" --data-root runs/ss_all --out "$OUT/calibration"
 fi
 if [[ "${1:-all}" =~ ^(all|test)$ ]]; then
   python benchmarks/eval_ss.py --model ssrlm-ss-priors=models/ssrlm-ss-priors --model ssrlm-ss-priors-pdb="$RUN" \
-    "${COMMON[@]}" --timing-lengths 100 500 --timing-repeats 1 \
+    --model previous="$PREVIOUS" "${COMMON[@]}" --timing-lengths 100 500 --timing-repeats 1 \
     --splits spot_rna_pdb/TS1 spot_rna_pdb/TS2 squarna/TS1reducedWC \
     --identity-to spot_rna_pdb/TR1,rna3db_2d/train --threads 1 --out "$OUT/eval_test"
 fi

@@ -6,11 +6,14 @@
 # training records >= 80 % identical (MMseqs2) to any test split are dropped.
 #
 # Budget: 800 steps of 4 sequences (about 12 epochs of the 273 records left after the exclusion), one torch
-# thread: 1,043 s beside another training run on the shared 2-core CPU.
+# thread: 1,043 s beside another training run on the shared 2-core CPU. The second release starts from the
+# default's stage-4 release, so the diagonal is in the loss (pair_min_separation = 0, inherited); the first
+# release (runs/pdb/ss_priors_pdb, from stage 3) is kept as runs/pdb/previous_release.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 INIT=${INIT:-models/ssrlm-ss-priors}
-OUT=${OUT:-runs/pdb/ss_priors_pdb}
+OUT=${OUT:-runs/pdb/ss_priors_pdb2}
+[ -d runs/pdb/previous_release ] || cp -r models/ssrlm-ss-priors-pdb runs/pdb/previous_release
 OMP_NUM_THREADS=1 python finetune_ss.py --init_from "$INIT" --data_root runs/ss_all \
   --train_split spot_rna_pdb/TR1,rna3db_2d/train --max_length 400 \
   --exclude_similar_to runs/ss_all/fasta/*.fa --mmseqs_threads 1 \
