@@ -1,8 +1,9 @@
 #!/usr/bin/env python
 """Where the pair models' repeat artefact comes from: the untrained main diagonal.
 
-Training masks entries with ``j − i < pair_min_separation`` (1: the diagonal) out of the loss, so the
-network's output on ``(i, i)`` is never constrained. Between a segment and an exact copy of it at
+Training masks entries with ``j − i < pair_min_separation`` out of the loss; with 1 (the releases
+before stage 4) that is the diagonal, so the network's output on ``(i, i)`` is never constrained
+(0 trains it as negatives, the fix). Between a segment and an exact copy of it at
 offset ``k``, the neighbourhood of ``(i, i + k)`` holds the same pair features as that of ``(i, i)``,
 so the copy diagonal inherits the diagonal's value. Prints, for a seeded ``X AAAA X`` (``X`` random,
 40 nt), the mean sigmoid of the raw logits on the main diagonal, on the copy diagonal and at

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Issue 10, item 3: the PDB-capable model (after scripts/train_pdb_ss.sh).
-# Validation (PDB VL1 + RNA3DB-2D valid) only: the fine-tune beside the default model, ViennaRNA MEA
-# decoding (the default's decoder), then its pseudoknot-pass threshold (canonical pairs only: the network
-# puts high probabilities on non-canonical identity pairs along repeats, none of them true on validation)
-# and its non-canonical-pass threshold (null: the pass lowered validation F1 at every threshold).
+# Validation (PDB VL1 + RNA3DB-2D valid) only: the fine-tune beside the default model (MEA decoding for
+# both), then its decoder (ViennaRNA MFE or MEA) and pseudoknot-pass threshold (canonical pairs only), its
+# non-canonical-pass threshold (null when the pass lowers validation F1 at every threshold), calibration,
+# the fine-tune against the PDB model's previous release (paired over the validation sequences) and the
+# non-canonical signal of both.
 # Report (test splits used once): PDB TS1 / TS2 / TS1reducedWC, both models as configured, ViennaRNA
 # computed in the run and the stored CONTRAfold / EternaFold / MXfold2 predictions; then the export.
 set -euo pipefail  # usage: $0 [all|valid|test|export]
@@ -22,6 +23,8 @@ if [[ "${1:-all}" =~ ^(all|valid)$ ]]; then
   python benchmarks/eval_ss.py --model pdb="$RUN" --model previous="$PREVIOUS" "${COMMON[@]}" --no-vienna --timing-lengths \
     --splits "${VALID[@]}" --compare pdb previous --out "$OUT/eval_valid_chosen"
   python benchmarks/calibration.py --model "$RUN" --splits "${VALID[@]}" --data-root runs/ss_all --out "$OUT/calibration"
+  python benchmarks/noncanonical_signal.py --model new="$RUN" --model previous="$PREVIOUS" --splits "${VALID[@]}" \
+    --prior-cache-dir runs/hybrid/eval_prior_cache --out "$OUT/noncanonical_signal.md"
 fi
 if [[ "${1:-all}" =~ ^(all|test)$ ]]; then
   python benchmarks/eval_ss.py --model ssrlm-ss-priors=models/ssrlm-ss-priors --model ssrlm-ss-priors-pdb="$RUN" \
@@ -33,10 +36,7 @@ if [[ "${1:-all}" =~ ^(all|export)$ ]]; then
   python scripts/export_shipped_model.py "$RUN" models/ssrlm-ss-priors-pdb --eval "$OUT/eval_test/eval.json" \
     --calibration "$OUT/calibration/calibration.json" \
     --command "bash scripts/train_pdb_ss.sh && bash scripts/evaluate_pdb_ss.sh" \
-    --limitation "Between a segment and an exact copy of it elsewhere in the sequence, the network puts high probabilities \
-(up to 1.0) on the identical-base 'pairs' (i, i + offset), which no energy model supports; decoding keeps canonical pairs \
-only (pair_canonical_only), so predicted structures never hold them, but probability maps of repeat-containing RNAs show them." \
     --limitation "It predicts no non-canonical pair, although PDB-derived structures hold ~22 % of them: on validation its \
-non-canonical probabilities carried almost no signal (AUPRC 0.008 at a base rate of 0.00025, benchmarks/noncanonical_signal.py), and adding non-canonical pairs \
+non-canonical probabilities carried almost no signal (AUPRC 0.012 at a base rate of 0.00025, benchmarks/noncanonical_signal.py), and adding non-canonical pairs \
 lowered F1 at every threshold. Its only non-canonical training labels are those of SPOT-RNA PDB TR1 (RNA3DB-2D is canonical)."
 fi
