@@ -56,8 +56,8 @@ from modeling_ssrlm.evaluation.benchmark import (  # noqa: E402
     load_baselines,
     load_eval_set,
     load_pair_model,
-    run_model,
     per_sequence_f1,
+    run_model,
     run_vienna,
     score_run,
 )

@@ -133,10 +133,10 @@ class SSRLMConfig(PreTrainedConfig):
     # (a ceiling, and ties among the top pairs); the linear read-out cannot do that.
     pair_output_activation: str = "relu"
     pair_pos_weight: float = 1.0  # BCE weight of the positive (paired) entries
-    # Entries with j - i below this are not trained on. 0 trains the main diagonal as negatives: a model
-    # that never sees (i, i) learns ~1 there, and an exact repeat at offset k copies that onto (i, i + k).
-    # Probabilities with |i - j| below max(this, 1) are 0 (a base never pairs with itself).
-    pair_min_separation: int = 1
+    # Entries with j - i below this are not trained on. 0 (the default) trains the main diagonal as
+    # negatives: a model that never sees (i, i) learns ~1 there, and an exact repeat at offset k copies
+    # that onto (i, i + k). Probabilities with |i - j| below max(this, 1) are 0 (no base pairs with itself).
+    pair_min_separation: int = 0
     pair_threshold: float = 0.5  # decision threshold on pair probabilities (tuned on a validation split)
     pair_postprocess: bool = True  # apply the three rules below after thresholding
     pair_canonical_only: bool = False  # keep only AU/GC/GU pairs
