@@ -28,8 +28,10 @@ differ), under ``OUT``:
    comparisons SSM − MLM and SSM − SM with a hierarchical bootstrap over units and seeds and an exact
    sign-flip test over seeds) and ``curves.png``.
 
-A reference backbone with random weights (``init``) gets the same probes, so every probe has its
-floor. Each backbone's steps can run in a separate process (``jobs``), one torch thread each.
+Reference backbones get the same probes: one with random weights (``init``), so every probe has its
+floor, and optionally a released backbone folder (``released_backbone``, e.g. ``models/ssrlm-8m``),
+so the table says whether an arm's backbone beats the one users get today. Each backbone's steps
+can run in a separate process (``jobs``), one torch thread each.
 """
 
 from __future__ import annotations
@@ -55,6 +57,9 @@ from .comparison import UnitScores, mean_sd, paired_bootstrap
 REPO_ROOT = Path(__file__).resolve().parents[2]
 ARMS = ("mlm", "sm", "ssm")
 REFERENCE = "init"
+RELEASED = "released"
+#: Backbones that are probed but not pre-trained here: the table's last columns, in this order.
+REFERENCES = (REFERENCE, RELEASED)
 COMPARISONS = (("ssm", "mlm"), ("ssm", "sm"))
 PRIOR_CHANNELS = ("bpp:turner2004", "mfe:turner2004")
 PAIR_VARIANTS = {"frozen": (), "frozen_priors": PRIOR_CHANNELS}
@@ -62,7 +67,8 @@ FAMILY_ID = re.compile(r"^(RF\d{5})/")
 #: Settings that change no backbone's numbers (which backbones and summaries are made, how the work is
 #: spread), left out of the fingerprint: ``--seeds 0`` first and ``--seeds 0 1 2`` later continue one ablation.
 RUNTIME_FIELDS = (
-    "jobs", "threads", "keep_optimizer_states", "seeds", "arms", "init_reference", "full_finetune", "bootstrap_replicates",
+    "jobs", "threads", "keep_optimizer_states", "seeds", "arms", "init_reference", "released_backbone", "full_finetune",
+    "bootstrap_replicates",
 )  # fmt: skip
 
 
@@ -117,6 +123,7 @@ class AblationSettings:
     # ---- statistics, reference, runtime
     bootstrap_replicates: int = 2000
     init_reference: bool = True
+    released_backbone: str | None = None  # a released SSRLMForMaskedLM folder probed as one more reference
     jobs: int = 1
     threads: int = 1
     keep_optimizer_states: bool = False
@@ -212,7 +219,10 @@ class Ablation:
 
     def backbones(self) -> list[tuple[str, int]]:
         runs = [(arm, seed) for seed in self.settings.seeds for arm in self.settings.arms]
-        return ([(REFERENCE, self.settings.seeds[0])] if self.settings.init_reference else []) + runs
+        references = [(REFERENCE, self.settings.seeds[0])] if self.settings.init_reference else []
+        if self.settings.released_backbone:
+            references.append((RELEASED, 0))
+        return references + runs
 
     @property
     def corpus_dir(self) -> Path:
@@ -378,6 +388,9 @@ class Ablation:
         if arm == REFERENCE:
             timed(root / "timings.json", "pretrain", lambda: self.save_initial_model(seed, root / "mlm"))
             return
+        if arm == RELEASED:
+            self.copy_released_backbone(root / "mlm")
+            return
         timed(root / "timings.json", "pretrain", lambda: run_script("train_mlm.py", self.pretrain_argv(arm, seed)))
 
     def save_initial_model(self, seed: int, output_dir: Path) -> None:
@@ -396,6 +409,21 @@ class Ablation:
         SSRLMTokenizer().save_pretrained(output_dir)
         _write_json(output_dir / "pretraining_summary.json", {"reference": "initial weights, no training", "seed": seed})
 
+    def released_source(self) -> Path:
+        """``released_backbone`` as a path, checked to be a model folder."""
+        source = Path(self.settings.released_backbone)
+        if not (source / "config.json").is_file():
+            raise FileNotFoundError(f"--released-backbone {source}: no model folder (config.json) there")
+        return source
+
+    def copy_released_backbone(self, output_dir: Path) -> None:
+        """The released reference: a copy of ``released_backbone`` (probes write next to it, never into ``models/``)."""
+        source = self.released_source()
+        if output_dir.exists():
+            shutil.rmtree(output_dir)
+        shutil.copytree(source, output_dir)
+        _write_json(output_dir / "pretraining_summary.json", {"reference": "released backbone, copied", "source": str(source)})
+
     # ------------------------------------------------------------------- 3. learning curve
 
     def curve(self, arm: str, seed: int) -> None:
@@ -404,7 +432,7 @@ class Ablation:
         from .probes import span_recovery
 
         root = self.backbone_root(arm, seed)
-        if arm == REFERENCE:
+        if arm in REFERENCES:
             return
         path = root / "curve.jsonl"
         done = {json.loads(line)["step"] for line in path.read_text().splitlines()} if path.exists() else set()
@@ -570,6 +598,8 @@ class Ablation:
     def run(self, worker_command: Callable[[str, int], list[str]] | None = None) -> dict:
         """Everything: data, every backbone (``jobs`` at a time in worker processes), summary."""
         self.check_settings()
+        if self.settings.released_backbone:
+            self.released_source()  # before any work
         self.prepare_data()
         pending = [(arm, seed) for arm, seed in self.backbones() if not self.backbone_done(arm, seed)]
         if self.settings.jobs > 1 and worker_command is not None:
@@ -623,7 +653,7 @@ class Ablation:
         table: dict = {}
         for metric in [*scalar_metrics, *unit_metrics]:
             row = {}
-            for arm in [*arms, *([REFERENCE] if REFERENCE in collected else [])]:
+            for arm in [*arms, *(name for name in REFERENCES if name in collected)]:
                 values = []
                 for seed, entry in sorted(collected[arm].items()):
                     value = entry["units"][metric].mean() if metric in entry["units"] else entry["metrics"].get(metric)
@@ -648,6 +678,7 @@ class Ablation:
         timings = {arm: {seed: entry["timings"] for seed, entry in collected[arm].items()} for arm in collected}
         results = {
             "settings": dataclasses.asdict(settings),
+            "references": {name: self.reference_label(name) for name in REFERENCES if name in collected},
             "tokens_per_backbone": settings.tokens,
             "parameters": count_parameters(self.backbone_root(arms[0], settings.seeds[0]) / "mlm"),
             "table": table,
@@ -661,6 +692,14 @@ class Ablation:
         (results_dir / "ablation.md").write_text(format_markdown(results))
         plot_curves(results, results_dir / "curves.png")
         return results
+
+
+    def reference_label(self, name: str) -> str:
+        """The table's column header of a reference backbone."""
+        if name == REFERENCE:
+            return "init (random weights)"
+        root = self.backbone_root(name, 0) / "mlm"
+        return f"released `{self.settings.released_backbone}` ({count_parameters(root):,} parameters)"
 
 
 def count_parameters(model_dir: Path) -> int:
@@ -780,7 +819,7 @@ def format_markdown(results: dict) -> str:
     settings = results["settings"]
     table = results["table"]
     arms = [arm for arm in settings["arms"] if any(arm in row for row in table.values())]
-    reference = any(REFERENCE in row for row in table.values())
+    references = results.get("references", {})
     seconds = {arm: sum(sum(t.values()) for t in by_seed.values()) for arm, by_seed in results["timings"].items()}
     lines = [
         f"Budget per backbone: `{settings['preset']}` ({results['parameters']:,} parameters"
@@ -792,13 +831,11 @@ def format_markdown(results: dict) -> str:
         f"{settings['pair_train_size']} training records of {settings['pair_train_split']}. Wall time (all seeds, "
         f"all steps): " + ", ".join(f"{arm} {seconds[arm]:,.0f} s" for arm in seconds) + ".",
         "",
-        "| metric | " + " | ".join(arms) + (" | init (random weights) |" if reference else " |"),
-        "|---|" + "---|" * (len(arms) + reference),
+        "| metric | " + " | ".join([*arms, *references.values()]) + " |",
+        "|---|" + "---|" * (len(arms) + len(references)),
     ]
     for metric, row in table.items():
-        cells = [_cell(row[arm]) if arm in row else "" for arm in arms]
-        if reference:
-            cells.append(_cell(row[REFERENCE]) if REFERENCE in row else "")
+        cells = [_cell(row[arm]) if arm in row else "" for arm in [*arms, *references]]
         lines.append(f"| {_label(metric)} | " + " | ".join(cells) + " |")
     for pair, metrics in results["comparisons"].items():
         first, second = pair.split("-")

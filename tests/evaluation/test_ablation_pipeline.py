@@ -147,6 +147,21 @@ def test_smoke_run_writes_tables_plot_and_statistics_and_a_rerun_recomputes_noth
         assert set(entry["summary"]) == {"bprna/TS0", "spot_rna_pdb/TS1"}
     assert "Full fine-tune of each arm's best seed" in (out / "results" / "ablation.md").read_text()
 
+    # A released backbone is probed as one more reference column; given the initial weights it scores
+    # what `init` scores, and its source folder is left untouched.
+    released = tmp_path / "released"
+    shutil.copytree(out / "runs" / "init" / "seed0" / "mlm", released)
+    (released / "pretraining_summary.json").unlink()
+    assert masking_ablation.main(_argv(corpus, ss, out, "--released-backbone", str(released))) == 0
+    results = json.loads((out / "results" / "results.json").read_text())
+    for metric in ("heldout_loss", "span:helix_accuracy", "pair_f1_frozen_priors:bprna/TS0"):
+        assert results["table"][metric]["released"]["per_seed"] == results["table"][metric]["init"]["per_seed"], metric
+    assert f"released `{released}`" in (out / "results" / "ablation.md").read_text()
+    assert not (released / "pretraining_summary.json").exists()
+    assert masking_ablation.main(_argv(corpus, ss, tmp_path / "other", "--released-backbone", str(tmp_path / "nothing"))) == 2
+    assert "--released-backbone" in capsys.readouterr().err
+    assert not (tmp_path / "other" / "runs").exists()  # refused before any work
+
 
 def test_an_interrupted_pretraining_resumes_to_the_uninterrupted_weights(fixture_data, tmp_path, caplog):
     corpus, ss = fixture_data
