@@ -21,7 +21,7 @@ differ), under ``OUT``:
    and the span probe on a fixed subset; the arm's own held-out loss (its own masking) comes from
    the Trainer's log. After the curve, checkpoints keep their weights only (optimizer state removed).
 4. **Probes** of the final encoder (``probes/*.json``; each skipped when present): span recovery on
-   the held-out families, attention-contact P@L, the frozen-backbone pair probe without and with
+   the held-out families and its partner-swap control, attention-contact P@L, the frozen-backbone pair probe without and with
    the thermodynamic prior channels; optionally (``full_finetune``) a full fine-tune of the best
    seed of each arm, chosen on the validation split.
 5. **Summary** (``results/``): ``results.json``, ``ablation.md`` (mean ± sd over seeds, paired
@@ -487,7 +487,7 @@ class Ablation:
     def probes(self, arm: str, seed: int) -> None:
         """Step 4: every probe of the final encoder, each written once to ``probes/<name>.json``."""
         from ..modeling_ssrlm import SSRLMForMaskedLM
-        from .probes import contact_probe, span_recovery
+        from .probes import contact_probe, partner_swap, span_recovery
 
         root = self.backbone_root(arm, seed)
         backbone = root / "mlm"
@@ -516,7 +516,14 @@ class Ablation:
             return {"fit": fit, "summary": {name: s.mean() for name, s in scores.items()},
                     "units": {name: s.to_json() for name, s in scores.items()}}  # fmt: skip
 
+        def partner() -> dict:
+            model = SSRLMForMaskedLM.from_pretrained(backbone)
+            sequences, pairs, instances, _ = self.span_inputs()
+            scores = partner_swap(model, sequences, pairs, instances)
+            return {"summary": {"partner_following": scores.mean()}, "units": {"partner_following": scores.to_json()}}
+
         once("span", span)
+        once("partner", partner)
         once("contacts", contacts)
         for variant, channels in PAIR_VARIANTS.items():
             once(f"pair_{variant}", lambda channels=channels, variant=variant: self.pair_probe(backbone, root / "pair" / variant, channels))
@@ -593,7 +600,8 @@ class Ablation:
 
     def backbone_done(self, arm: str, seed: int) -> bool:
         probes = self.backbone_root(arm, seed) / "probes"
-        return all((probes / f"{name}.json").exists() for name in ("span", "contacts", *(f"pair_{v}" for v in PAIR_VARIANTS)))
+        names = ("span", "partner", "contacts", *(f"pair_{v}" for v in PAIR_VARIANTS))
+        return all((probes / f"{name}.json").exists() for name in names)
 
     def run(self, worker_command: Callable[[str, int], list[str]] | None = None) -> dict:
         """Everything: data, every backbone (``jobs`` at a time in worker processes), summary."""
@@ -626,6 +634,8 @@ class Ablation:
                 entry["metrics"][name] = value
             for name in ("helix_accuracy", "unpaired_accuracy", "helix_minus_unpaired", "helix_pair_consistency"):
                 entry["units"][f"span:{name}"] = UnitScores.from_json(span["units"][name])
+            partner = _read_json(probes / "partner.json")
+            entry["units"]["span:partner_following"] = UnitScores.from_json(partner["units"]["partner_following"])
             contacts = _read_json(probes / "contacts.json")
             for split, scores in contacts["units"].items():
                 entry["units"][f"contacts_p@l:{split}"] = UnitScores.from_json(scores)
@@ -789,6 +799,7 @@ METRIC_LABELS = {
     "span:unpaired_accuracy": "span probe: unpaired-window recovery",
     "span:helix_minus_unpaired": "span probe: helix − unpaired",
     "span:helix_pair_consistency": "span probe: predicted base pairs with partner",
+    "span:partner_following": "span probe: pairing follows a mutated partner strand (0 = partner ignored)",
 }
 
 

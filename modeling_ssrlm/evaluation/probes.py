@@ -11,7 +11,12 @@ compared unit by unit (:mod:`modeling_ssrlm.evaluation.comparison`).
    partner strand stays visible, and, as the control, an *unpaired* window of the same length in the
    same sequence. One span per forward pass; each masked position is predicted as the argmax over
    the four nucleotides. A model that uses the visible partner strand recovers helix strands better
-   than loop windows; one that learned base frequencies only does not.
+   than loop windows; one that learned base frequencies only does not. Helix strands are GC-rich
+   and loops are not, so both scores also reward a model that merely favours G or C at masked
+   positions; :func:`partner_swap` is the control for that: the same helix strands, masked again,
+   with every base of the visible partner strand mutated. A model that reads the partner moves its
+   prediction towards a base that pairs with the *new* partner; a model that does not (whatever
+   bases it favours) does not move at all, so it scores exactly 0.
 2. **Unsupervised attention contacts** (:func:`contact_probe`): the ESM-style L1 logistic regression
    over APC-corrected attention maps (:mod:`modeling_ssrlm.modeling_ssrlm_contact`), fitted on a few
    labelled sequences, scored by P@L per test sequence.
@@ -47,6 +52,7 @@ __all__ = [
     "heldout_masked_lm_loss",
     "helix_strands",
     "pair_probe_scores",
+    "partner_swap",
     "span_recovery",
     "span_recovery_instances",
     "unpaired_windows",
@@ -56,6 +62,8 @@ __all__ = [
 NUCLEOTIDE_IDS = tuple(VOCAB[base] for base in NUCLEOTIDES)
 #: Canonical pairs (AU, GC, GU in the model alphabet, T for U).
 CANONICAL = {("A", "T"), ("T", "A"), ("G", "C"), ("C", "G"), ("G", "T"), ("T", "G")}
+#: ``PAIRS_WITH[b]``: 0/1 over A, C, G, T, 1 where that base pairs canonically with ``b``.
+PAIRS_WITH = {b: np.array([float((x, b) in CANONICAL) for x in NUCLEOTIDES]) for b in NUCLEOTIDES}
 
 
 def _partners(pairs: Sequence[Pair], length: int) -> np.ndarray:
@@ -337,6 +345,60 @@ def span_recovery(
                 )
             )
     return SpanRecovery(list(instances), correct, log_likelihood, consistent)
+
+
+def partner_swap(
+    model,
+    sequences: Sequence[str],
+    pairs: Sequence[Sequence[Pair]],
+    instances: Sequence[SpanInstance],
+    seed: int = 0,
+    batch_tokens: int = 8192,
+) -> UnitScores:
+    """Does the model read the partner strand? Per unit, the mean over masked helix positions of
+
+    ``P(prediction pairs with b′ | partner strand mutated) − P(prediction pairs with b′ | original)``
+
+    where each visible partner base ``b`` is replaced by ``b′``, drawn uniformly among the three other
+    nucleotides (with ``seed``, so the same for every model), and ``P(pairs with b′)`` is the
+    probability mass the model puts on bases that pair canonically with ``b′``. Only ``helix``
+    instances are used; positions whose partner is not A/C/G/U are left as they are and not scored.
+    0 exactly for any model that ignores the partner strand; units weighted by scored positions.
+    """
+    rng = np.random.default_rng(seed)
+    helices = [instance for instance in instances if instance.kind == "helix"]
+    normalized = {index: normalize_sequence(sequences[index]) for index in {i.record for i in helices}}
+    rows, swapped_rows, masks, new_partners = [], [], [], []
+    for instance in helices:
+        sequence = normalized[instance.record]
+        partner = _partners(pairs[instance.record], len(sequence))
+        mask = np.zeros(len(sequence), dtype=bool)
+        mask[instance.start : instance.stop] = True
+        mutated = list(sequence)
+        new = []
+        for t in range(instance.start, instance.stop):
+            base = sequence[partner[t]]
+            if base in NUCLEOTIDES:
+                others = [x for x in NUCLEOTIDES if x != base]
+                mutated[partner[t]] = others[rng.integers(3)]
+            new.append(mutated[partner[t]] if base in NUCLEOTIDES else None)
+        rows.append(_encode(sequence))
+        swapped_rows.append(_encode("".join(mutated)))
+        masks.append(mask)
+        new_partners.append(new)
+    original = _masked_log_probabilities(model, rows, masks, batch_tokens)
+    swapped = _masked_log_probabilities(model, swapped_rows, masks, batch_tokens)
+    sums: dict[str, float] = defaultdict(float)
+    counts: dict[str, int] = defaultdict(int)
+    for instance, before, after, new in zip(helices, original, swapped, new_partners):
+        for k, base in enumerate(new):
+            if base is None:
+                continue
+            shift = np.exp(after[k]) @ PAIRS_WITH[base] - np.exp(before[k]) @ PAIRS_WITH[base]
+            sums[instance.unit] += float(shift)
+            counts[instance.unit] += 1
+    units = sorted(counts)
+    return UnitScores(units, np.array([sums[u] / counts[u] for u in units]), np.array([counts[u] for u in units], dtype=float))
 
 
 @torch.inference_mode()

@@ -107,7 +107,7 @@ def test_smoke_run_writes_tables_plot_and_statistics_and_a_rerun_recomputes_noth
     markdown = (out / "results" / "ablation.md").read_text()
     assert "Paired comparison SSM − MLM" in markdown and "Paired comparison SSM − SM" in markdown
     table = results["table"]
-    for metric in ("span:helix_accuracy", "contacts_p@l:spot_rna_pdb/TS1", "pair_f1_frozen:bprna/TS0",
+    for metric in ("span:helix_accuracy", "span:partner_following", "contacts_p@l:spot_rna_pdb/TS1", "pair_f1_frozen:bprna/TS0",
                    "pair_f1_frozen_priors:spot_rna_pdb/TS1", "heldout_loss"):  # fmt: skip
         assert set(table[metric]) == {"mlm", "sm", "ssm", "init"}, metric
         assert len(table[metric]["ssm"]["per_seed"]) == 2

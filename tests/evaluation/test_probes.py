@@ -18,6 +18,7 @@ from modeling_ssrlm.evaluation.probes import (
     heldout_masked_lm_loss,
     helix_strands,
     pair_probe_scores,
+    partner_swap,
     span_recovery,
     span_recovery_instances,
     unpaired_windows,
@@ -39,8 +40,9 @@ IDS = {base: VOCAB[base] for base in "ACGT"}
 
 
 class PartnerCopier(torch.nn.Module):
-    """Knows the fixture's structures: at a masked position it answers the complement of the visible
-    partner, and ``A`` where the partner is masked or absent (a 'model' that reads the partner strand)."""
+    """Knows the fixture's structures (a record is recognised by its length): at a masked position it
+    answers the complement of the partner base it is given, and ``A`` where the partner is masked or
+    absent (a 'model' that reads the partner strand)."""
 
     def __init__(self, records, loop_answer: str = "A"):
         super().__init__()
@@ -52,15 +54,13 @@ class PartnerCopier(torch.nn.Module):
         for row, ids in enumerate(input_ids.tolist()):
             length = int(attention_mask[row].sum()) - 2
             bases = ids[1 : 1 + length]
-            sequence, partner = next(
-                (s, p) for s, p in self.records
-                if len(s) == length and all(b == VOCAB["[MASK]"] or b == VOCAB[c] for b, c in zip(bases, s))
-            )  # fmt: skip
+            partner = next(p for s, p in self.records if len(s) == length)
+            letters = {token: base for base, token in IDS.items()}
             for t, token in enumerate(bases):
                 if token != VOCAB["[MASK]"]:
                     continue
                 q = partner.get(t)
-                answer = COMPLEMENT[sequence[q]] if q is not None and bases[q] != VOCAB["[MASK]"] else self.loop_answer
+                answer = COMPLEMENT[letters[bases[q]]] if q is not None and bases[q] != VOCAB["[MASK]"] else self.loop_answer
                 logits[row, t + 1, IDS[answer]] = 10.0
         return SimpleNamespace(logits=logits)
 
@@ -166,6 +166,37 @@ def test_span_recovery_of_a_constant_model_by_hand():
     # A uniform model: log-likelihood ln(1/4) per nucleotide.
     uniform = span_recovery(Constant(None), sequences, pairs, instances).summary()
     assert uniform["helix_nll"] == pytest.approx(math.log(4)) and uniform["unpaired_nll"] == pytest.approx(math.log(4))
+
+
+def test_partner_swap_is_zero_for_models_that_ignore_the_partner():
+    sequences, pairs, instances = _instances()
+    for model in (Constant("G"), Constant(None)):
+        scores = partner_swap(model, sequences, pairs, instances)
+        assert scores.units == ["RF1", "RF2"] and scores.weights.tolist() == [4.0, 4.0]
+        assert np.all(scores.values == 0.0)
+
+
+def test_partner_swap_of_a_partner_reader_by_hand():
+    """The copier answers the complement of whatever partner it sees (logit 10 of 4 classes): after the
+    swap its answer pairs with the new partner b′; before, the complement of the old partner b pairs
+    with b′ only as a G·U wobble (b = C, b′ = U or b = A, b′ = G). The draws follow the documented
+    procedure: helix instances in order, positions 5′ → 3′, b′ uniform among the three other bases."""
+    sequences, pairs, instances = _instances()
+    rng = np.random.default_rng(0)
+    peak = math.exp(10) / (math.exp(10) + 3)  # probability of the answer; 1 − peak spread over 3 bases
+    expected: dict[str, list[float]] = {}
+    for instance in (i for i in instances if i.kind == "helix"):
+        partner = dict(p for i, j in pairs[instance.record] for p in ((i, j), (j, i)))
+        for t in range(instance.start, instance.stop):
+            old = sequences[instance.record][partner[t]].replace("U", "T")
+            new = [x for x in "ACGT" if x != old][rng.integers(3)]
+            def pairing_mass(answer: str) -> float:  # probability mass on bases that pair with `new`
+                return sum((peak if x == answer else (1 - peak) / 3) for x in "ACGT" if {x, new} in ({"A", "T"}, {"G", "C"}, {"G", "T"}))
+            expected.setdefault(instance.unit, []).append(pairing_mass(COMPLEMENT[new]) - pairing_mass(COMPLEMENT[old]))
+    scores = partner_swap(PartnerCopier(RECORDS), sequences, pairs, instances)
+    assert scores.units == sorted(expected)
+    assert scores.values == pytest.approx([np.mean(expected[u]) for u in scores.units], abs=1e-6)
+    assert scores.values.min() > 0.5  # mostly 1: the wobble cases are the only misses
 
 
 def test_span_recovery_runs_a_real_encoder_in_batches():
