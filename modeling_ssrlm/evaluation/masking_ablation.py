@@ -22,8 +22,8 @@ differ), under ``OUT``:
    the Trainer's log. After the curve, checkpoints keep their weights only (optimizer state removed).
 4. **Probes** of the final encoder (``probes/*.json``; each skipped when present): span recovery on
    the held-out families and its partner-swap control, attention-contact P@L, the frozen-backbone pair probe without and with
-   the thermodynamic prior channels; optionally (``full_finetune``) a full fine-tune of the best
-   seed of each arm, chosen on the validation split.
+   the thermodynamic prior channels, and (``full_finetune``, on by default) the full fine-tune of the
+   pair model with the encoder trained, the use a backbone is made for.
 5. **Summary** (``results/``): ``results.json``, ``ablation.md`` (mean ± sd over seeds, paired
    comparisons SSM − MLM and SSM − SM with a hierarchical bootstrap over units and seeds and an exact
    sign-flip test over seeds) and ``curves.png``.
@@ -116,8 +116,8 @@ class AblationSettings:
     pair_learning_rate: float = 1e-3
     pair_overrides: str = "pair_pos_weight=5,pair_canonical_only=true"
     pair_max_length: int = 200
-    # ---- probe 4 (optional): full fine-tune of each arm's best seed
-    full_finetune: bool = False
+    # ---- probe 4: full fine-tune (encoder trained, no priors) of every backbone
+    full_finetune: bool = True
     full_finetune_steps: int = 1500
     full_finetune_learning_rate: float = 5e-4
     # ---- statistics, reference, runtime
@@ -527,6 +527,8 @@ class Ablation:
         once("contacts", contacts)
         for variant, channels in PAIR_VARIANTS.items():
             once(f"pair_{variant}", lambda channels=channels, variant=variant: self.pair_probe(backbone, root / "pair" / variant, channels))
+        if self.settings.full_finetune:
+            once("pair_full", lambda: self.pair_probe(backbone, root / "pair" / "full", (), frozen=False))
 
     def pair_argv(self, source: Path, output_dir: Path, channels: Sequence[str], frozen: bool, steps: int, learning_rate: float) -> list[str]:
         settings = self.settings
@@ -547,11 +549,13 @@ class Ablation:
         ]  # fmt: skip
         return argv + (["--freeze_backbone", "true"] if frozen else [])
 
-    def pair_probe(self, backbone: Path, output_dir: Path, channels: Sequence[str]) -> dict:
-        """Train the pair head on the frozen encoder (fixed budget, probe seed 0), score the test splits."""
+    def pair_probe(self, backbone: Path, output_dir: Path, channels: Sequence[str], frozen: bool = True) -> dict:
+        """Train the pair head (probe seed 0), score the test splits: on the frozen encoder with the probe's
+        budget, or (``frozen=False``, probe 4) with the encoder trained, at the full fine-tune's budget."""
         settings = self.settings
+        steps, rate = (settings.pair_steps, settings.pair_learning_rate) if frozen else (settings.full_finetune_steps, settings.full_finetune_learning_rate)
         if not (output_dir / "finetune_summary.json").exists():
-            run_script("finetune_ss.py", self.pair_argv(backbone, output_dir, channels, True, settings.pair_steps, settings.pair_learning_rate))
+            run_script("finetune_ss.py", self.pair_argv(backbone, output_dir, channels, frozen, steps, rate))
         return self.score_pair_model(output_dir)
 
     def score_pair_model(self, model_dir: Path) -> dict:
@@ -568,25 +572,6 @@ class Ablation:
             "units": {name: metrics["f1"].to_json() for name, metrics in scores.items()},
         }
 
-    def full_finetunes(self) -> None:
-        """Probe 4: fine-tune (encoder unfrozen) the seed of each arm with the best frozen-probe validation F1."""
-        settings = self.settings
-        for arm in settings.arms:
-            best = max(settings.seeds, key=lambda s: _read_json(self.backbone_root(arm, s) / "probes" / "pair_frozen.json")["valid_f1"] or -1)
-            root = self.backbone_root(arm, best)
-            path = self.out / "runs" / arm / "full_finetune.json"
-            if path.exists():
-                continue
-            output_dir = root / "pair" / "full"
-
-            def work() -> None:
-                if not (output_dir / "finetune_summary.json").exists():
-                    run_script("finetune_ss.py", self.pair_argv(root / "mlm", output_dir, (), False,
-                                                                settings.full_finetune_steps, settings.full_finetune_learning_rate))
-                _write_json(path, {"seed": best, **self.score_pair_model(output_dir)})
-
-            timed(root / "timings.json", "full_finetune", work)
-
     # ------------------------------------------------------------------- driving
 
     def run_backbone(self, arm: str, seed: int) -> None:
@@ -598,9 +583,13 @@ class Ablation:
         timed(self.backbone_root(arm, seed) / "timings.json", "curve", lambda: self.curve(arm, seed))
         self.probes(arm, seed)
 
+    def pair_variants(self) -> list[str]:
+        """The pair probes every backbone gets: the frozen ones, then ``full`` (probe 4) when enabled."""
+        return [*PAIR_VARIANTS, *(["full"] if self.settings.full_finetune else [])]
+
     def backbone_done(self, arm: str, seed: int) -> bool:
         probes = self.backbone_root(arm, seed) / "probes"
-        names = ("span", "partner", "contacts", *(f"pair_{v}" for v in PAIR_VARIANTS))
+        names = ("span", "partner", "contacts", *(f"pair_{v}" for v in self.pair_variants()))
         return all((probes / f"{name}.json").exists() for name in names)
 
     def run(self, worker_command: Callable[[str, int], list[str]] | None = None) -> dict:
@@ -616,8 +605,6 @@ class Ablation:
             for arm, seed in pending:
                 print(f"[masking ablation] {arm} seed {seed}", flush=True)
                 self.run_backbone(arm, seed)
-        if self.settings.full_finetune:
-            self.full_finetunes()
         return self.summarize()
 
     # ------------------------------------------------------------------- 5. summary
@@ -639,7 +626,7 @@ class Ablation:
             contacts = _read_json(probes / "contacts.json")
             for split, scores in contacts["units"].items():
                 entry["units"][f"contacts_p@l:{split}"] = UnitScores.from_json(scores)
-            for variant in PAIR_VARIANTS:
+            for variant in self.pair_variants():
                 pair = _read_json(probes / f"pair_{variant}.json")
                 for split, scores in pair["units"].items():
                     entry["units"][f"pair_f1_{variant}:{split}"] = UnitScores.from_json(scores)
@@ -679,12 +666,6 @@ class Ablation:
                 b = [collected[second][seed]["units"][metric] for seed in settings.seeds]
                 comparison = paired_bootstrap(a, b, replicates=settings.bootstrap_replicates)
                 comparisons.setdefault(f"{first}-{second}", {})[metric] = dataclasses.asdict(comparison)
-        full = {}
-        for arm in arms:
-            path = self.out / "runs" / arm / "full_finetune.json"
-            if path.exists():
-                stored = _read_json(path)
-                full[arm] = {"seed": stored["seed"], "summary": stored["summary"]}
         timings = {arm: {seed: entry["timings"] for seed, entry in collected[arm].items()} for arm in collected}
         results = {
             "settings": dataclasses.asdict(settings),
@@ -693,7 +674,6 @@ class Ablation:
             "parameters": count_parameters(self.backbone_root(arms[0], settings.seeds[0]) / "mlm"),
             "table": table,
             "comparisons": comparisons,
-            "full_finetune": full,
             "curves": {arm: {seed: entry["curve"] for seed, entry in collected[arm].items()} for arm in arms},
             "timings": timings,
         }
@@ -809,6 +789,10 @@ def _label(metric: str) -> str:
     name, _, split = metric.partition(":")
     if name == "contacts_p@l":
         return f"attention contacts P@L, {split}"
+    if name == "pair_f1_full":
+        return f"full fine-tune (encoder trained, no priors) F1, {split}"
+    if name == "pair_valid_f1_full":
+        return "full fine-tune F1, validation subset"
     if name.startswith("pair_f1_"):
         variant = name[len("pair_f1_"):].replace("frozen_priors", "frozen + priors")
         return f"pair probe ({variant}) F1, {split}"
@@ -826,7 +810,7 @@ def _cell(entry: dict) -> str:
 
 
 def format_markdown(results: dict) -> str:
-    """The ablation's tables: budget, mean ± sd per arm, paired comparisons, full fine-tunes."""
+    """The ablation's tables: budget, mean ± sd per arm, paired comparisons."""
     settings = results["settings"]
     table = results["table"]
     arms = [arm for arm in settings["arms"] if any(arm in row for row in table.values())]
@@ -839,7 +823,10 @@ def format_markdown(results: dict) -> str:
         f"{results['tokens_per_backbone']:,} token slots, lr {settings['learning_rate']} ({settings['lr_scheduler']}, "
         f"{settings['warmup_steps']} warm-up steps), {'bf16 autocast' if settings['bf16'] else 'fp32'}; seeds "
         f"{list(settings['seeds'])}. Pair probe: {settings['pair_steps']} steps, batch 2, frozen encoder, "
-        f"{settings['pair_train_size']} training records of {settings['pair_train_split']}. Wall time (all seeds, "
+        f"{settings['pair_train_size']} training records of {settings['pair_train_split']}"
+        + (f"; full fine-tune: {settings['full_finetune_steps']} steps, lr {settings['full_finetune_learning_rate']}, "
+           "encoder trained" if settings["full_finetune"] else "")
+        + ". Wall time (all seeds, "
         f"all steps): " + ", ".join(f"{arm} {seconds[arm]:,.0f} s" for arm in seconds) + ".",
         "",
         "| metric | " + " | ".join([*arms, *references.values()]) + " |",
@@ -865,11 +852,6 @@ def format_markdown(results: dict) -> str:
                 f"{c['p_bootstrap']:.3f} | {c['p_sign_flip']:.3f} (≥ {c['p_sign_flip_min']:.3f}) | "
                 f"{', '.join(f'{d:+.3f}' for d in c['per_seed_differences'])} | {c['units']} |"
             )
-    if results["full_finetune"]:
-        lines += ["", "Full fine-tune of each arm's best seed (chosen on the pair probe's validation F1):", ""]
-        for arm, entry in results["full_finetune"].items():
-            scores = ", ".join(f"{split} F1 {values['f1']:.3f}" for split, values in entry["summary"].items())
-            lines.append(f"* {arm} (seed {entry['seed']}): {scores}")
     return "\n".join(lines) + "\n"
 
 

@@ -137,15 +137,14 @@ def test_smoke_run_writes_tables_plot_and_statistics_and_a_rerun_recomputes_noth
     # Which seeds are summarised is not a setting of the backbones: a subset is summarised from the same runs.
     assert masking_ablation.main(_argv(corpus, ss, out, "--seeds", "0", "--summary-only")) == 0
     assert len(json.loads((out / "results" / "results.json").read_text())["table"]["heldout_loss"]["ssm"]["per_seed"]) == 1
-    # Probe 4: the full fine-tune of each arm's best seed (by the frozen probe's validation F1).
-    assert masking_ablation.main(_argv(corpus, ss, out, "--full-finetune")) == 0
-    full = json.loads((out / "results" / "results.json").read_text())["full_finetune"]
-    assert set(full) == {"mlm", "sm", "ssm"}
-    for arm, entry in full.items():
-        valid = {s: json.loads((out / "runs" / arm / f"seed{s}" / "probes" / "pair_frozen.json").read_text())["valid_f1"] for s in (0, 1)}
-        assert valid[entry["seed"]] == max(valid.values())
-        assert set(entry["summary"]) == {"bprna/TS0", "spot_rna_pdb/TS1"}
-    assert "Full fine-tune of each arm's best seed" in (out / "results" / "ablation.md").read_text()
+    # Probe 4 (on by default): every backbone, the references included, fine-tuned with its encoder trained.
+    assert "full fine-tune (encoder trained, no priors) F1, bprna/TS0" in markdown
+    assert set(table["pair_f1_full:spot_rna_pdb/TS1"]) == {"mlm", "sm", "ssm", "init"}
+    assert "pair_f1_full:bprna/TS0" in results["comparisons"]["ssm-mlm"]
+    full = json.loads((out / "runs" / "ssm" / "seed1" / "pair" / "full" / "finetune_summary.json").read_text())
+    assert full["model"]["freeze_backbone"] is False and full["training"]["max_steps"] == 2
+    assert masking_ablation.main(_argv(corpus, ss, out, "--no-full-finetune", "--summary-only")) == 0
+    assert "pair_f1_full:bprna/TS0" not in json.loads((out / "results" / "results.json").read_text())["table"]
 
     # A released backbone is probed as one more reference column; given the initial weights it scores
     # what `init` scores, and its source folder is left untouched.
