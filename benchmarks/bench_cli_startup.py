@@ -3,8 +3,10 @@
 
 Each source tree given with ``--tree`` (default: this checkout) runs the same command in fresh
 processes, interleaved round by round so that machine load hits every tree alike; the figure is the
-median over ``--repeats`` rounds of the child's user + system CPU time. Compare the current code with
-an older commit by checking it out beside this one (``git worktree add ../old COMMIT``):
+median over ``--repeats`` rounds of the child's user + system CPU time. Each tree runs what its
+``ssrlm`` console script runs (the entry point in its ``setup.cfg``), as the installed command
+would. Compare the current code with an older commit by checking it out beside this one
+(``git worktree add ../old COMMIT``):
 
     python benchmarks/bench_cli_startup.py --tree . --tree ../old --out benchmarks/results/cli_startup.json
 """
@@ -14,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import resource
 import statistics
 import subprocess
@@ -22,17 +25,28 @@ import time
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-COMMAND = "import sys; from modeling_ssrlm.cli import main; sys.exit(main(['predict', '{sequence}']))"
+COMMAND = "import sys; from {module} import {function}; sys.exit({function}(['predict', '{sequence}']))"
+ENTRY_POINT = re.compile(r"^\s*ssrlm\s*=\s*([\w.]+):(\w+)\s*$", re.MULTILINE)
+
+
+def entry_point(tree: Path) -> tuple[str, str]:
+    """``(module, function)`` of the ``ssrlm`` console script declared in ``tree``'s ``setup.cfg``."""
+    match = ENTRY_POINT.search((tree / "setup.cfg").read_text())
+    if match is None:
+        raise SystemExit(f"{tree}: no 'ssrlm = module:function' console script in setup.cfg")
+    return match.group(1), match.group(2)
 
 
 def run_once(tree: Path, sequence: str) -> tuple[float, float, str]:
-    """CPU seconds, wall seconds and stdout of one ``ssrlm predict`` process importing ``tree``'s package."""
+    """CPU seconds, wall seconds and stdout of one ``ssrlm predict`` process: ``tree``'s console script, its package."""
+    module, function = entry_point(tree)
     env = {**os.environ, "PYTHONPATH": str(tree), "HF_HUB_OFFLINE": "1"}
     env.pop("SSRLM_MODEL", None)
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     done = subprocess.run(
-        [sys.executable, "-c", COMMAND.format(sequence=sequence)], cwd=tree, env=env, capture_output=True, text=True
+        [sys.executable, "-c", COMMAND.format(module=module, function=function, sequence=sequence)],
+        cwd=tree, env=env, capture_output=True, text=True,
     )
     wall = time.perf_counter() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
