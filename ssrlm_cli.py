@@ -1,6 +1,6 @@
 """Entry point of the ``ssrlm`` command: :func:`modeling_ssrlm.cli.main`, with garbage collection kept out of start-up.
 
-Importing ``modeling_ssrlm`` (torch, transformers) creates millions of long-lived objects. In a
+Importing ``modeling_ssrlm`` (torch, transformers) creates ~630,000 long-lived objects. In a
 short command-line process the cyclic garbage collector scans them again and again while they are
 imported, and once more at exit: about a third of the CPU time of ``ssrlm predict`` on one short
 sequence (``benchmarks/bench_cli_startup.py``). So the collector is off while the package is
