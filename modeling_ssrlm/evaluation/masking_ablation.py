@@ -21,9 +21,10 @@ differ), under ``OUT``:
    and the span probe on a fixed subset; the arm's own held-out loss (its own masking) comes from
    the Trainer's log. After the curve, checkpoints keep their weights only (optimizer state removed).
 4. **Probes** of the final encoder (``probes/*.json``; each skipped when present): span recovery on
-   the held-out families and its partner-swap control, attention-contact P@L, the frozen-backbone pair probe without and with
-   the thermodynamic prior channels, and (``full_finetune``, on by default) the full fine-tune of the
-   pair model with the encoder trained, the use a backbone is made for.
+   the held-out families and its partner-swap control, attention-contact P@L, the frozen-backbone
+   pair probe without and with the thermodynamic prior channels, and (``full_finetune``, on by
+   default) the full fine-tune of the pair model with the encoder trained, the use a backbone is
+   made for.
 5. **Summary** (``results/``): ``results.json``, ``ablation.md`` (mean ± sd over seeds, paired
    comparisons SSM − MLM and SSM − SM with a hierarchical bootstrap over units and seeds and an exact
    sign-flip test over seeds) and ``curves.png``.
@@ -553,7 +554,10 @@ class Ablation:
         """Train the pair head (probe seed 0), score the test splits: on the frozen encoder with the probe's
         budget, or (``frozen=False``, probe 4) with the encoder trained, at the full fine-tune's budget."""
         settings = self.settings
-        steps, rate = (settings.pair_steps, settings.pair_learning_rate) if frozen else (settings.full_finetune_steps, settings.full_finetune_learning_rate)
+        if frozen:
+            steps, rate = settings.pair_steps, settings.pair_learning_rate
+        else:
+            steps, rate = settings.full_finetune_steps, settings.full_finetune_learning_rate
         if not (output_dir / "finetune_summary.json").exists():
             run_script("finetune_ss.py", self.pair_argv(backbone, output_dir, channels, frozen, steps, rate))
         return self.score_pair_model(output_dir)
