@@ -162,7 +162,13 @@ def smoke_settings(**changes) -> AblationSettings:
 
 
 def load_script(relative_path: str):
-    """Import one of the repository's scripts (``train_mlm.py``, ``finetune_ss.py``, …) as a module, once."""
+    """Import one of the repository's scripts (``train_mlm.py``, ``finetune_ss.py``, …) as a module, once.
+
+    The module is registered in ``sys.modules`` under the file's stem (dataclasses look their module
+    up there while it executes), and later calls return that same object: two copies of one script
+    would hold two distinct classes of the same name, which pickling (``torch.save`` of training
+    arguments) rejects. The tests load scripts through this function too (``tests/script_loader.py``).
+    """
     import importlib.util
 
     path = REPO_ROOT / relative_path
