@@ -378,10 +378,11 @@ def partner_swap(
         new = []
         for t in range(instance.start, instance.stop):
             base = sequence[partner[t]]
-            if base in NUCLEOTIDES:
-                others = [x for x in NUCLEOTIDES if x != base]
-                mutated[partner[t]] = others[rng.integers(3)]
-            new.append(mutated[partner[t]] if base in NUCLEOTIDES else None)
+            if base not in NUCLEOTIDES:
+                new.append(None)
+                continue
+            mutated[partner[t]] = [x for x in NUCLEOTIDES if x != base][rng.integers(3)]
+            new.append(mutated[partner[t]])
         rows.append(_encode(sequence))
         swapped_rows.append(_encode("".join(mutated)))
         masks.append(mask)
