@@ -367,7 +367,9 @@ def test_decode_pairs_with_the_vienna_decoders(model):
     assert model.decode_pairs(probabilities, sequence) == sorted(stems)
     model.config.pair_noncanonical_threshold = 0.25
     assert model.decode_pairs(probabilities, sequence) == sorted(stems + [(5, 30)])
-    model.config.pair_noncanonical_threshold = None
+    model.config.pair_noncanonical_placement = "stacked"  # (5, 30) stacks on no decoded pair
+    assert model.decode_pairs(probabilities, sequence) == sorted(stems)
+    model.config.pair_noncanonical_threshold, model.config.pair_noncanonical_placement = None, "anywhere"
 
 
 def test_config_checks_the_new_pair_fields():
@@ -381,14 +383,23 @@ def test_config_checks_the_new_pair_fields():
         SSRLMConfig(pair_decoder_scale=0.0)
     with pytest.raises(ValueError, match="pair_noncanonical_threshold must be None or in"):
         SSRLMConfig(pair_noncanonical_threshold=1.5)
+    with pytest.raises(ValueError, match="pair_noncanonical_placement must be one of"):
+        SSRLMConfig(pair_noncanonical_placement="near")
+    assert SSRLMConfig().pair_noncanonical_placement == "anywhere"
     assert SSRLMConfig().pair_noncanonical_threshold is None
 
 
 def test_config_choices_are_the_thermodynamics_ones():
     from modeling_ssrlm import thermodynamics
-    from modeling_ssrlm.configuration_ssrlm import PAIR_DECODER_TRANSFORMS, PAIR_DECODERS, PAIR_PRIOR_CHANNELS
+    from modeling_ssrlm.configuration_ssrlm import (
+        PAIR_DECODER_TRANSFORMS,
+        PAIR_DECODERS,
+        PAIR_NONCANONICAL_PLACEMENTS,
+        PAIR_PRIOR_CHANNELS,
+    )
 
     assert PAIR_PRIOR_CHANNELS == thermodynamics.PRIOR_CHANNELS
+    assert PAIR_NONCANONICAL_PLACEMENTS == thermodynamics.NONCANONICAL_PLACEMENTS
     assert PAIR_DECODERS == thermodynamics.DECODERS
     assert PAIR_DECODER_TRANSFORMS == thermodynamics.SOFT_CONSTRAINT_TRANSFORMS
 
@@ -509,3 +520,26 @@ def test_noncanonical_threshold_search_finds_a_helpful_pass_and_leaves_the_confi
     model.config.pair_decoder = "threshold"
     with pytest.raises(ValueError, match="ViennaRNA decoders"):
         search_noncanonical_threshold(model, [probabilities], [sequence], [truth])
+
+
+def test_noncanonical_threshold_search_refuses_a_pass_that_costs_overall_f1():
+    """Better non-canonical F1 is not enough: the pass must keep the overall F1 of decoding without it."""
+    from modeling_ssrlm.training.thresholds import search_noncanonical_threshold
+
+    model = SSRLMForPairPrediction(SSRLMConfig(hidden_size=16, num_attention_heads=2, pair_decoder="vienna_mfe"))
+    model.config.pair_decoder_scale = 1.0
+    sequence = "GGGGAAAGAAAAGACCCC"  # stem 0-3 / 14-17; (7, 12) G·G is true, three A·A pairs are not
+    truth = [(0, 17), (1, 16), (2, 15), (3, 14), (7, 12)]
+    probabilities = np.full((len(sequence), len(sequence)), 0.001)
+    for i, j in truth[:4]:
+        probabilities[i, j] = probabilities[j, i] = 0.95
+    for (i, j), p in {(7, 12): 0.3, (4, 13): 0.1, (5, 11): 0.1, (6, 10): 0.1}.items():
+        probabilities[i, j] = probabilities[j, i] = p
+    search = search_noncanonical_threshold(model, [probabilities], [sequence], [truth], grid=(0.05,))
+    # at 0.05 all four are added: non-canonical F1 2·(1/4)/(1/4 + 1) = 0.4 > 0, overall F1 10/13 < 8/9
+    assert search.noncanonical_f1_by_threshold == pytest.approx({0.05: 0.4, 1.0: 0.0})
+    assert search.f1_by_threshold == pytest.approx({0.05: 10 / 13, 1.0: 8 / 9})
+    assert search.threshold == 1.0
+    model.config.pair_noncanonical_placement = "stacked"  # of the four, only (4, 13) stacks on the stem
+    stacked = search_noncanonical_threshold(model, [probabilities], [sequence], [truth], grid=(0.05,))
+    assert stacked.f1_by_threshold[0.05] == pytest.approx(0.8) and stacked.threshold == 1.0

@@ -134,8 +134,12 @@ def test_a_repeated_segment_is_not_paired_with_its_copy(folder):
     assert copies.max() < 0.1 and copies.mean() < 0.02, copies.round(3)
     assert np.all(prediction.probabilities.diagonal() == 0.0)
     assert not {(i, i + 44) for i in range(40)} & set(prediction.pairs)
-    if model.config.pair_canonical_only:
-        assert all(base_pair_type(sequence[i], sequence[j]) != "noncanonical" for i, j in prediction.pairs)
+    noncanonical = [(i, j) for i, j in prediction.pairs if base_pair_type(sequence[i], sequence[j]) == "noncanonical"]
+    if model.config.pair_canonical_only and model.config.pair_noncanonical_threshold is None:
+        assert not noncanonical
+    elif model.config.pair_canonical_only and model.config.pair_noncanonical_placement == "stacked":
+        canonical = set(prediction.pairs) - set(noncanonical)  # each non-canonical pair stacks on a canonical one
+        assert all({(i - 1, j + 1), (i + 1, j - 1)} & canonical for i, j in noncanonical)
 
 
 @pytest.mark.parametrize("folder", [SHIPPED, PDB, BACKBONE], ids=lambda folder: folder.name)

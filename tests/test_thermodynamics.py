@@ -19,6 +19,7 @@ from modeling_ssrlm.thermodynamics import (
     PRIOR_CHANNELS,
     PriorCache,
     add_confident_pairs,
+    add_stacked_noncanonical_pairs,
     compute_prior_channels,
     compute_prior_channels_many,
     decode_with_vienna,
@@ -321,6 +322,57 @@ def test_decode_with_vienna_noncanonical_threshold_is_a_third_pass():
         sorted(stem + [(7, 12)])
     )
     assert decode_with_vienna(probabilities, sequence, "mfe", threshold=0.5, scale=1.0, noncanonical_threshold=0.4) == stem
+
+
+def test_stacked_noncanonical_pass_adds_helix_end_and_internal_loop_mismatches_only():
+    # stem A 0-2 / 20-22, stem B 4-6 / 16-18: base 3 and base 19 face each other (a 1x1 loop),
+    # (7, 15) continues stem B inwards, (23, 24) lie outside; probabilities by hand
+    sequence = "GGGAGGGAAAAAAAACCCGCCCGAA"
+    nested = [(0, 22), (1, 21), (2, 20), (4, 18), (5, 17), (6, 16)]
+    probabilities = np.zeros((len(sequence), len(sequence)))
+    confident = {(3, 19): 0.05, (7, 15): 0.04, (8, 14): 0.9, (9, 13): 0.5, (3, 23): 0.6}
+    for (i, j), p in confident.items():
+        probabilities[i, j] = probabilities[j, i] = p
+    # (3,19) A·G fills the 1x1 loop (stacks on (2,20) and (4,18)); (7,15) A·A stacks on (6,16);
+    # (8,14) A·A is confident but stacks on no decoded pair (the pass never stacks on its own pairs);
+    # (3,23) A·A stacks on nothing either.
+    added = add_stacked_noncanonical_pairs(nested, probabilities, sequence, 0.01)
+    assert added == sorted(nested + [(3, 19), (7, 15)])
+    assert_valid(added, sequence)
+    assert add_stacked_noncanonical_pairs(nested, probabilities, sequence, 0.045) == sorted(nested + [(3, 19)])
+    # a canonical candidate is not this pass's; nor is a pair closing fewer than two bases
+    assert add_stacked_noncanonical_pairs([(0, 10)], np.ones((11, 11)), "GCAAAAAAAUC", 0.5) == [(0, 10), (1, 9)]
+    assert add_stacked_noncanonical_pairs([(0, 5)], np.ones((6, 6)), "GAAAAC", 0.5) == [(0, 5), (1, 4)]
+    assert add_stacked_noncanonical_pairs([(0, 4)], np.ones((5, 5)), "GAAAC", 0.5) == [(0, 4)]
+    assert add_stacked_noncanonical_pairs([(0, 5)], np.ones((6, 6)), "GGAAUC", 0.5) == [(0, 5)]  # G-U is canonical
+
+
+def test_stacked_noncanonical_pass_resolves_competing_candidates_by_probability():
+    # base 1 may pair inside (0, 10) as (1, 9) A·A or outside (2, 12) as (1, 13) A·C: the likelier wins
+    sequence = "GAAAAAAAAACAUC"
+    nested = [(0, 10), (2, 12)]
+    probabilities = np.zeros((len(sequence), len(sequence)))
+    probabilities[1, 9] = probabilities[9, 1] = 0.3
+    probabilities[1, 13] = probabilities[13, 1] = 0.4
+    assert add_stacked_noncanonical_pairs(nested, probabilities, sequence, 0.1) == [(0, 10), (1, 13), (2, 12)]
+    probabilities[1, 9] = probabilities[9, 1] = 0.5
+    assert add_stacked_noncanonical_pairs(nested, probabilities, sequence, 0.1) == [(0, 10), (1, 9), (2, 12)]
+
+
+def test_decode_with_vienna_stacked_placement_keeps_only_stacked_noncanonical_pairs():
+    sequence = "GGGGAAAGAAAAGACCCC"  # stem 0-3 / 14-17; (4, 13) A·C stacks on (3, 14); (7, 12) G·A does not
+    stem = [(k, 17 - k) for k in range(4)]
+    probabilities = np.full((len(sequence), len(sequence)), 0.001)
+    for i, j in stem:
+        probabilities[i, j] = probabilities[j, i] = 0.95
+    probabilities[7, 12] = probabilities[12, 7] = 0.3
+    probabilities[4, 13] = probabilities[13, 4] = 0.25
+    common = dict(method="mfe", threshold=0.5, scale=1.0, noncanonical_threshold=0.2)
+    assert decode_with_vienna(probabilities, sequence, **common) == sorted(stem + [(4, 13), (7, 12)])
+    stacked = decode_with_vienna(probabilities, sequence, **common, noncanonical_placement="stacked")
+    assert stacked == sorted(stem + [(4, 13)])
+    with pytest.raises(ValueError, match="noncanonical_placement must be one of"):
+        decode_with_vienna(probabilities, sequence, **common, noncanonical_placement="near")
 
 
 def test_decode_with_vienna_adds_a_pseudoknot_and_checks_its_input():

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..evaluation.metrics import pair_scores
+from ..evaluation.metrics import pair_scores, score_structures
 from ..modeling_ssrlm_pair import PairPredictionMixin, normalize_batch
 from ..secondary_structure import Pair
 
@@ -35,6 +35,8 @@ class ThresholdSearch:
     threshold: float
     f1: float
     f1_by_threshold: dict[float, float]
+    #: :func:`search_noncanonical_threshold` only: mean strict F1 on non-canonical pairs at each point.
+    noncanonical_f1_by_threshold: dict[float, float] | None = None
 
 
 def choose_threshold(
@@ -105,23 +107,35 @@ def search_noncanonical_threshold(
     true_pairs: Sequence[Sequence[Pair]],
     grid: Sequence[float] = DEFAULT_THRESHOLD_GRID,
 ) -> ThresholdSearch:
-    """Mean strict F1 with each ``config.pair_noncanonical_threshold`` of ``grid`` (and ``None``, keyed ``1.0``).
+    """Choose ``config.pair_noncanonical_threshold`` among ``grid`` and ``None`` (no pass, keyed ``1.0``).
 
-    The non-canonical pass of a ViennaRNA decoder (``pair_threshold`` fixed as configured); ``1.0``
-    stands for no pass (no probability exceeds it). Each sequence is folded once. Ties go to the
-    highest threshold (fewer added pairs). The config is left as it was; the caller writes the
-    result (``None`` when ``1.0`` wins).
+    The non-canonical pass of a ViennaRNA decoder (``pair_threshold`` and
+    ``pair_noncanonical_placement`` fixed as configured). At each point: the mean strict F1 over all
+    pairs and the mean F1 on non-canonical pairs (:func:`~modeling_ssrlm.evaluation.metrics.score_structures`'s
+    ``f1_noncanonical``, 0 where no sequence has one). The pass exists to find non-canonical pairs
+    but must not cost accuracy: the choice is the point with the best non-canonical F1 among those
+    whose overall F1 is at least that without the pass (ties: the highest threshold, fewer added
+    pairs); ``1.0`` when no point qualifies. Score it on splits whose labels hold non-canonical pairs
+    (3D-derived), not on canonical-only annotations. Each sequence is folded once; the config is
+    left as it was, the caller writes the result (``None`` when ``1.0`` wins).
     """
     if model.config.pair_decoder == "threshold":
         raise ValueError("the non-canonical pass belongs to the ViennaRNA decoders; set pair_decoder first")
     nested = _nested_parts(model, probabilities, sequences, true_pairs)
     saved = model.config.pair_noncanonical_threshold
-    f1_by_threshold = {}
+    f1_by_threshold, noncanonical_f1 = {}, {}
     try:
         for threshold in (*grid, 1.0):
             model.config.pair_noncanonical_threshold = float(threshold)
-            f1_by_threshold[float(threshold)] = _mean_f1(model, probabilities, sequences, true_pairs, nested)
+            decoded = [
+                model.decode_pairs(matrix, sequence, nested=known)
+                for matrix, sequence, known in zip(probabilities, sequences, nested)
+            ]
+            scores = score_structures(sequences, decoded, true_pairs)
+            f1_by_threshold[float(threshold)] = scores["f1"]
+            noncanonical_f1[float(threshold)] = scores["f1_noncanonical"] or 0.0
     finally:
         model.config.pair_noncanonical_threshold = saved
-    best = max(f1_by_threshold, key=lambda t: (f1_by_threshold[t], t))
-    return ThresholdSearch(threshold=best, f1=f1_by_threshold[best], f1_by_threshold=f1_by_threshold)
+    allowed = [t for t in f1_by_threshold if f1_by_threshold[t] >= f1_by_threshold[1.0]]
+    best = max(allowed, key=lambda t: (noncanonical_f1[t], t))
+    return ThresholdSearch(best, f1_by_threshold[best], f1_by_threshold, noncanonical_f1)

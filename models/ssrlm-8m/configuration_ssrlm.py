@@ -54,6 +54,7 @@ PAIR_PRIOR_CHANNELS = tuple(
 PAIR_DECODERS = ("threshold", "vienna_mfe", "vienna_mea")
 PAIR_DECODER_TRANSFORMS = ("logodds", "probability")
 PAIR_DECODER_EXTRA_PAIRS = ("crossing", "any")
+PAIR_NONCANONICAL_PLACEMENTS = ("anywhere", "stacked")
 
 
 @strict
@@ -159,6 +160,9 @@ class SSRLMConfig(PreTrainedConfig):
     # p > this are added where both bases are still unpaired; None = no such pass. Meant for models
     # trained on 3D-derived structures, chosen on validation (None when the pass does not help there).
     pair_noncanonical_threshold: float | None = None
+    # Where that pass may add a pair: "anywhere", or "stacked" on a pair already decoded (a helix-end
+    # or 1×1 internal-loop mismatch, where most non-triple non-canonical pairs of PDB structures sit).
+    pair_noncanonical_placement: str = "anywhere"
 
     def __post_init__(self, **kwargs):
         if self.num_key_value_heads is None:
@@ -238,6 +242,11 @@ class SSRLMConfig(PreTrainedConfig):
         if self.pair_decoder_transform not in PAIR_DECODER_TRANSFORMS:
             raise ValueError(
                 f"pair_decoder_transform must be one of {PAIR_DECODER_TRANSFORMS}, got {self.pair_decoder_transform!r}"
+            )
+        if self.pair_noncanonical_placement not in PAIR_NONCANONICAL_PLACEMENTS:
+            raise ValueError(
+                f"pair_noncanonical_placement must be one of {PAIR_NONCANONICAL_PLACEMENTS}, "
+                f"got {self.pair_noncanonical_placement!r}"
             )
         threshold = self.pair_noncanonical_threshold
         if threshold is not None and not (isinstance(threshold, (int, float)) and 0.0 <= threshold <= 1.0):

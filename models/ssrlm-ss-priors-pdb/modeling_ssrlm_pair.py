@@ -352,7 +352,8 @@ class PairPredictionMixin:
         the threshold and the post-processing rules (:func:`~modeling_ssrlm.postprocess.postprocess`),
         and ``"vienna_mfe"`` / ``"vienna_mea"`` decode with ViennaRNA soft constraints, the threshold
         then selecting the pairs added to the nested structure, and ``pair_noncanonical_threshold``
-        (when set) the non-canonical pairs added after them
+        (when set) the non-canonical pairs added after them (anywhere, or stacked on a decoded pair:
+        ``pair_noncanonical_placement``)
         (:func:`~modeling_ssrlm.thermodynamics.decode_with_vienna`). ``nested``: the result of
         :meth:`nested_pairs` for these probabilities, when already known (it does not depend on the
         threshold).
@@ -375,6 +376,7 @@ class PairPredictionMixin:
                 crossing_only=config.pair_decoder_extra_pairs == "crossing",
                 nested=nested,
                 noncanonical_threshold=config.pair_noncanonical_threshold,
+                noncanonical_placement=config.pair_noncanonical_placement,
             )
         return postprocess_pairs(
             probabilities,

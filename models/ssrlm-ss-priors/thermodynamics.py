@@ -40,7 +40,8 @@ energy model: the probabilities become pseudo-energies (:func:`soft_constraint_e
 every pair with ``fold_compound.sc_add_bp``, the nested structure is the MFE or MEA structure under
 these soft constraints, and a pseudoknot pass then adds the confident pairs that cross it
 (:func:`add_confident_pairs`), which a nested decoder cannot express; it may also add confident
-non-canonical pairs, which no energy model predicts.
+non-canonical pairs, which no energy model predicts, anywhere or only where they stack on a pair
+already decoded (:func:`add_stacked_noncanonical_pairs`): helix-end and internal-loop mismatches.
 """
 
 from __future__ import annotations
@@ -65,12 +66,15 @@ __all__ = [
     "BPP_CUTOFF",
     "CHANNEL_KINDS",
     "DECODERS",
+    "NONCANONICAL_PLACEMENTS",
     "PARAMETER_SETS",
     "PRIOR_CHANNELS",
     "PriorCache",
     "SOFT_CONSTRAINT_TRANSFORMS",
+    "STACKED_NONCANONICAL_MIN_LOOP",
     "TEMPERATURE",
     "add_confident_pairs",
+    "add_stacked_noncanonical_pairs",
     "compute_prior_channels",
     "compute_prior_channels_many",
     "decode_with_vienna",
@@ -99,6 +103,11 @@ TEMPERATURE = 37.0  # °C
 BPP_CUTOFF = 1e-5
 #: ``pair_decoder`` choices: threshold + matching (postprocess.py) or ViennaRNA MFE / MEA + pseudoknot pass.
 DECODERS = ("threshold", "vienna_mfe", "vienna_mea")
+#: Where the non-canonical pass of :func:`decode_with_vienna` may add a pair.
+NONCANONICAL_PLACEMENTS = ("anywhere", "stacked")
+#: A stacked non-canonical pair ``(i, j)`` needs ``j − i > 2``: it may close a loop of two bases, as the
+#: sheared G·A of a GNRA tetraloop closes its N and R (canonical pairs keep ``min_loop_length``).
+STACKED_NONCANONICAL_MIN_LOOP = 2
 SOFT_CONSTRAINT_TRANSFORMS = ("logodds", "probability")
 
 # Model details used only to evict ViennaRNA's cached parameter table (see the module docstring).
@@ -470,6 +479,43 @@ def add_confident_pairs(
     return sorted(nested + added)
 
 
+def add_stacked_noncanonical_pairs(
+    pairs: Iterable[Pair], probabilities: np.ndarray, sequence: str, threshold: float
+) -> list[Pair]:
+    """Add the non-canonical pairs that stack on a pair of ``pairs``: the ``"stacked"`` non-canonical pass.
+
+    A candidate ``(i, j)`` is non-canonical, has ``probabilities[i, j] > threshold`` and
+    ``j − i >`` :data:`STACKED_NONCANONICAL_MIN_LOOP`, both its bases are unpaired in ``pairs``, and
+    ``(i − 1, j + 1)`` or ``(i + 1, j − 1)`` is a pair of ``pairs``: it continues a helix by one
+    mismatch at either end, or fills a 1×1 internal loop. Most non-canonical pairs of PDB-derived
+    structures that are not part of base triples sit there (G·A, A·A, U·U, C·A; SPOT-RNA PDB TR1),
+    and the candidates are few, so the network's probability ranks a short list instead of every
+    entry. One pass: a pair stacks on the input structure, never on a pair this pass added.
+    Candidates are accepted greedily by descending probability (ties by position). Returns the
+    sorted pair list.
+    """
+    pairs = sorted(pairs)
+    probabilities = np.asarray(probabilities)
+    paired = np.zeros(len(sequence), dtype=bool)
+    for i, j in pairs:
+        paired[[i, j]] = True
+    candidates = set()
+    for i, j in pairs:
+        for a, b in ((i + 1, j - 1), (i - 1, j + 1)):
+            if (
+                0 <= a and b < len(sequence) and b - a > STACKED_NONCANONICAL_MIN_LOOP
+                and not (paired[a] or paired[b]) and probabilities[a, b] > threshold
+                and base_pair_type(sequence[a], sequence[b]) == "noncanonical"
+            ):  # fmt: skip
+                candidates.add((a, b))
+    added = []
+    for a, b in sorted(candidates, key=lambda pair: (-probabilities[pair], pair)):
+        if not (paired[a] or paired[b]):
+            paired[[a, b]] = True
+            added.append((a, b))
+    return sorted(pairs + added)
+
+
 def _crosses(partner: np.ndarray, i: int, j: int) -> bool:
     """Whether ``(i, j)`` crosses a pair of ``partner`` (a base inside paired with one outside)."""
     inside = partner[i + 1 : j]
@@ -520,6 +566,7 @@ def decode_with_vienna(
     crossing_only: bool = True,
     nested: Sequence[Pair] | None = None,
     noncanonical_threshold: float | None = None,
+    noncanonical_placement: str = "anywhere",
 ) -> list[Pair]:
     """Decode an ``L × L`` pair-probability matrix with ViennaRNA soft constraints, then add confident pairs.
 
@@ -528,8 +575,10 @@ def decode_with_vienna(
        part does not depend on the threshold).
     2. :func:`add_confident_pairs` with ``threshold``, ``canonical_only``, ``min_loop_length`` and
        ``crossing_only``.
-    3. Unless ``noncanonical_threshold`` is ``None``: the non-canonical pairs above it, anywhere
-       (:func:`add_confident_pairs` with ``noncanonical_only``), where both bases are still unpaired.
+    3. Unless ``noncanonical_threshold`` is ``None``: the non-canonical pairs above it where both
+       bases are still unpaired, anywhere (``noncanonical_placement="anywhere"``,
+       :func:`add_confident_pairs` with ``noncanonical_only``) or only stacked on a pair of steps 1–2
+       (``"stacked"``, :func:`add_stacked_noncanonical_pairs`).
 
     The result is a sorted pair list with ``i < j`` and each base in at most one pair.
     """
@@ -537,8 +586,14 @@ def decode_with_vienna(
         nested = vienna_nested_pairs(probabilities, sequence, method, min_loop_length, transform, scale, gamma)
     rna = to_rna_letters(sequence)
     pairs = add_confident_pairs(nested, probabilities, rna, threshold, canonical_only, min_loop_length, crossing_only)
+    if noncanonical_placement not in NONCANONICAL_PLACEMENTS:
+        raise ValueError(
+            f"noncanonical_placement must be one of {NONCANONICAL_PLACEMENTS}, got {noncanonical_placement!r}"
+        )
     if noncanonical_threshold is None:
         return pairs
+    if noncanonical_placement == "stacked":
+        return add_stacked_noncanonical_pairs(pairs, probabilities, rna, noncanonical_threshold)
     return add_confident_pairs(
         pairs, probabilities, rna, noncanonical_threshold, False, min_loop_length, crossing_only=False, noncanonical_only=True
     )

@@ -42,3 +42,21 @@ def test_the_best_decoder_on_validation_is_written_with_its_threshold(folder, tm
     ), "ties go to the lowest threshold"
     assert config["pair_canonical_only"] is True and config["pair_noncanonical_threshold"] is None
     assert (folder / "model.safetensors").read_bytes() == weights  # config only
+
+
+def test_the_stacked_noncanonical_pass_is_chosen_on_its_own_splits(folder, tmp_path, capsys):
+    data_root = write_tiny_ss_datasets(tmp_path / "ss")
+    assert choose.main([
+        str(folder), "--decoder", "vienna_mfe", "--splits", "tiny/valid", "--data-root", str(data_root),
+        "--canonical-only", "--noncanonical", "stacked", "--noncanonical-splits", "tiny/test",
+        "--prior-cache-dir", str(tmp_path / "cache"),
+    ]) == 0  # fmt: skip
+    report = json.loads(capsys.readouterr().out)
+    config = json.loads((folder / "config.json").read_text())
+    assert report["noncanonical_splits"] == ["tiny/test"] and report["noncanonical_placement"] == "stacked"
+    assert config["pair_noncanonical_placement"] == "stacked"
+    # the fixture's labels hold no non-canonical pair: every pass only adds false pairs (the A·A inside
+    # each hairpin stacks on its closing pair), so none keeps the F1 of decoding without it
+    f1 = {float(t): v for t, v in report["f1_by_noncanonical_threshold"].items()}
+    assert f1[0.0] < f1[1.0] == pytest.approx(report["f1"])
+    assert config["pair_noncanonical_threshold"] is None and report["noncanonical_threshold"] is None
