@@ -348,6 +348,13 @@ def front_matter(facts: ModelFacts, recipe: dict[str, Any], base_model: str | No
     return "---\n" + yaml.safe_dump(metadata, sort_keys=False, allow_unicode=True) + "---\n"
 
 
+def _noncanonical_pass(threshold: float, config: dict) -> str:
+    """The decoder row's words for the non-canonical pass (``pair_noncanonical_*``)."""
+    if config.get("pair_noncanonical_placement", "anywhere") == "stacked":
+        return f", then non-canonical pairs above {threshold} that stack on a decoded pair (helix ends, 1×1 loops)"
+    return f", then non-canonical pairs above {threshold}"
+
+
 def model_details(facts: ModelFacts) -> list[tuple[str, str]]:
     """(label, value) rows describing the architecture, from ``config.json`` and the weights."""
     config = facts.config
@@ -375,10 +382,12 @@ def model_details(facts: ModelFacts) -> list[tuple[str, str]]:
                 "Decoder",
                 f"`{decoder}`: ViennaRNA {decoder.removeprefix('vienna_').upper()} structure with the probabilities as "
                 f"soft constraints, then {extra} above the decision threshold"
-                + (f", then non-canonical pairs above {noncanonical}" if noncanonical is not None else ""),
+                + (_noncanonical_pass(noncanonical, config) if noncanonical is not None else ""),
             ))
         if config.get("pair_postprocess"):
             rule = "canonical pairs only (AU, GC, GU); " if config.get("pair_canonical_only") else ""
+            if rule and decoder != "threshold" and noncanonical is not None:
+                rule = "canonical pairs only (AU, GC, GU) but for the non-canonical pass; "
             rows.append((
                 "Post-processing",
                 f"{rule}pairs with j − i > {config.get('pair_min_loop_length')}; "

@@ -282,6 +282,11 @@ def test_pair_card_names_the_vienna_decoder_and_its_passes(tmp_path):
         "| Decoder | `vienna_mfe`: ViennaRNA MFE structure with the probabilities as soft constraints, then crossing "
         "pairs (pseudoknots) above the decision threshold, then non-canonical pairs above 0.3 |"
     ) in body
+    config.pair_noncanonical_placement, config.pair_canonical_only = "stacked", True
+    stacked = save_model(SSRLMForPairPrediction(config), tmp_path / "ssrlm-tiny-stacked")
+    _, body = split_card(generate_card.render_card(stacked, {}))
+    assert "then non-canonical pairs above 0.3 that stack on a decoded pair (helix ends, 1×1 loops) |" in body
+    assert "| Post-processing | canonical pairs only (AU, GC, GU) but for the non-canonical pass; pairs with j − i > 3" in body
     config.pair_decoder = "threshold"
     plain = save_model(SSRLMForPairPrediction(config), tmp_path / "ssrlm-tiny-threshold")
     assert "| Decoder |" not in split_card(generate_card.render_card(plain, {}))[1]
