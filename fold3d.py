@@ -61,6 +61,8 @@ def _add_train_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--source", default=d.source,
                         help="2D source: 'viennarna' or 'pair-model:<folder>' (default: %(default)s)")
     parser.add_argument("--floor-steps", type=int, default=d.floor_steps)
+    parser.add_argument("--floor-helix-extension", type=int, default=d.floor_helix_extension,
+                        help="stacked pairs each helix of the floor grows by at each end (default: %(default)s)")
     parser.add_argument("--fape-clamp", type=float, default=d.fape_clamp, help="FAPE clamp in Å (default: %(default)s)")
     parser.add_argument("--smooth-lddt-weight", type=float, default=d.smooth_lddt_weight)
     parser.add_argument("--position-scale", type=float, default=d.position_scale,
@@ -82,6 +84,7 @@ def run_train(args: argparse.Namespace) -> int:
         structure_iterations=args.structure_iterations, recycles=args.recycles, attention_maps=args.attention_maps,
         secondary_structure=not args.no_secondary_structure, start_from_floor=not args.from_identity,
         floor_distances=not args.no_floor_distances, source=args.source, floor_steps=args.floor_steps,
+        floor_helix_extension=args.floor_helix_extension,
         fape_clamp=args.fape_clamp, smooth_lddt_weight=args.smooth_lddt_weight, position_scale=args.position_scale,
         eval_steps=args.eval_steps, seed=args.seed, logging_steps=args.logging_steps,
         feature_cache=args.feature_cache,
@@ -113,7 +116,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
     from modeling_ssrlm.fold3d.evaluation import evaluate_structures, write_report
 
     summary = evaluate_structures(load_chains(args.chains), args.predictions, args.floor_predictions,
-                                  args.source, args.floor_steps)
+                                  args.source, args.floor_steps, args.floor_helix_extension)
     summary["command"] = args.command_line
     lines = write_report(summary, args.out)
     print("\n".join(lines[:10]))
@@ -129,6 +132,8 @@ def run_export(args: argparse.Namespace) -> int:
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    from modeling_ssrlm.fold3d.geometry import DEFAULT_HELIX_EXTENSION
+
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
     parser.add_argument("--threads", type=int, default=1,
@@ -149,6 +154,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     evaluate.add_argument("--chains", type=Path, required=True, help="reference chains (.npz from build_3d_dataset)")
     evaluate.add_argument("--source", default="viennarna", help="2D source of the computed floors")
     evaluate.add_argument("--floor-steps", type=int, default=400)
+    evaluate.add_argument("--floor-helix-extension", type=int, default=DEFAULT_HELIX_EXTENSION,
+                          help="helix extension of the computed floors (default: %(default)s)")
     evaluate.add_argument("--out", type=Path, required=True)
     export = commands.add_parser("export", help="write a released model folder (weights, recipe, evaluation, card)")
     export.add_argument("--model", type=Path, required=True, help="folder written by train")

@@ -35,6 +35,10 @@ class SSRLMStructureConfig(PreTrainedConfig):
         secondary_structure_source: name of the 2D source (see :mod:`~modeling_ssrlm.fold3d.secondary`)
             the model is trained and run with.
         floor_steps: optimiser steps of the floor builder.
+        floor_helix_extension: rounds of :func:`~modeling_ssrlm.fold3d.geometry.extend_helices` before
+            the floor is built (each helix grows by up to this many stacked pairs at each end); 0, the
+            default, is the floor of models saved before the field existed; new training runs use
+            :data:`~modeling_ssrlm.fold3d.geometry.DEFAULT_HELIX_EXTENSION`.
         default_mode: what ``ssrlm fold3d`` writes with this model unless told otherwise: ``"network"``
             (the structure module's output) or ``"floor"`` (the A-form floor, with the floor pLDDT head).
         use_attention_maps: also feed the encoder's attention maps (all layers and heads) into the
@@ -67,6 +71,7 @@ class SSRLMStructureConfig(PreTrainedConfig):
     use_floor_distances: bool = True
     secondary_structure_source: str = "viennarna"
     floor_steps: int = 400
+    floor_helix_extension: int = 0
     default_mode: str = "network"
     use_attention_maps: bool = False
     single_dim: int = 128
@@ -106,8 +111,8 @@ class SSRLMStructureConfig(PreTrainedConfig):
             raise ValueError(
                 f"single_dim ({self.single_dim}) must be divisible by num_trunk_heads ({self.num_trunk_heads})"
             )
-        if self.num_trunk_blocks < 0 or self.num_recycles < 0:
-            raise ValueError("num_trunk_blocks and num_recycles must be >= 0")
+        if self.num_trunk_blocks < 0 or self.num_recycles < 0 or self.floor_helix_extension < 0:
+            raise ValueError("num_trunk_blocks, num_recycles and floor_helix_extension must be >= 0")
         if self.default_mode not in ("network", "floor"):
             raise ValueError(f"default_mode must be 'network' or 'floor', got {self.default_mode!r}")
         if self.use_attention_maps and not self.use_encoder:

@@ -32,7 +32,7 @@ import numpy as np
 
 from ..io.sequences import record_file_name
 from .features import compute_features
-from .geometry import secondary_structure_baseline
+from .geometry import DEFAULT_HELIX_EXTENSION, secondary_structure_baseline
 from .lddt import lddt
 from .secondary import SecondaryStructureSource, get_source
 
@@ -103,8 +103,13 @@ def _pearson(x: Sequence[float], y: Sequence[float]) -> float:
 
 
 def evaluate_structures(references, predictions: Path, floor_predictions: Path | None = None,
-                        source: SecondaryStructureSource | str = "viennarna", floor_steps: int = 400) -> dict:
-    """Score every method on every reference chain; returns the summary (see :func:`write_report`)."""
+                        source: SecondaryStructureSource | str = "viennarna", floor_steps: int = 400,
+                        helix_extension: int = DEFAULT_HELIX_EXTENSION) -> dict:
+    """Score every method on every reference chain; returns the summary (see :func:`write_report`).
+
+    Without ``floor_predictions`` the floor is computed here (``source``, ``floor_steps``,
+    ``helix_extension``); the distance-geometry floor always uses the source's pairs as decoded.
+    """
     source = get_source(source)
     rows = []
     for reference in references:
@@ -115,10 +120,10 @@ def evaluate_structures(references, predictions: Path, floor_predictions: Path |
         if floor_predictions is not None:
             floor_c4, floor_plddt = _read_prediction(floor_predictions, reference)
         else:
-            features = compute_features(reference.sequence, source, floor_steps)
+            features = compute_features(reference.sequence, source, floor_steps, helix_extension)
             floor_c4, floor_plddt = features.floor_translations, None
         if features is None:
-            features = compute_features(reference.sequence, source, floor_steps)
+            features = compute_features(reference.sequence, source, floor_steps, helix_extension)
         dg_c4 = secondary_structure_baseline(reference.sequence, features.pair_list())
         for method, c4, plddt in (("network", network_c4, network_plddt), ("floor", floor_c4, floor_plddt),
                                   ("distance_geometry_floor", dg_c4, None)):

@@ -5,7 +5,7 @@ on the whole sequence and builds the A-form floor on its decoded pairs
 (:func:`~modeling_ssrlm.fold3d.geometry.floor_frames`). Training crops these full-chain features
 (:meth:`ChainFeatures.crop`) exactly as the reference coordinates are cropped, so a crop sees what
 inference on the whole chain would see. :class:`FeatureCache` keeps them on disk (one ``.npz`` per
-sequence, source and floor setting), because the floor takes about a second per chain.
+sequence, source and floor settings), because the floor takes about a second per chain.
 :func:`features_batch` pads a list into the keyword arguments of
 :meth:`SSRLMForStructurePrediction.forward`.
 """
@@ -70,13 +70,14 @@ class ChainFeatures:
 
 
 def compute_features(sequence: str, source: SecondaryStructureSource | str = "viennarna",
-                     floor_steps: int = 400) -> ChainFeatures:
-    """2D from ``source`` and the floor built on its pairs, for one whole sequence."""
+                     floor_steps: int = 400, helix_extension: int = 0) -> ChainFeatures:
+    """2D from ``source`` and the floor built on its pairs (helices extended by ``helix_extension``
+    rounds, :func:`~modeling_ssrlm.fold3d.geometry.extend_helices`), for one whole sequence."""
     source = get_source(source)
     structure = source(sequence)
     if len(structure) != len(sequence):
         raise ValueError(f"source {source.name!r} returned {len(structure)} residues for a sequence of {len(sequence)}")
-    frames = floor_frames(sequence, structure.pairs, floor_steps)
+    frames = floor_frames(sequence, structure.pairs, floor_steps, helix_extension)
     return ChainFeatures(sequence, structure.probabilities, pairs_matrix(structure.pairs, len(sequence)),
                          frames.rots.numpy(), frames.trans.numpy())
 
@@ -87,19 +88,21 @@ class FeatureCache:
     def __init__(self, directory: str | Path) -> None:
         self.directory = Path(directory)
 
-    def path(self, sequence: str, source_name: str, floor_steps: int) -> Path:
+    def path(self, sequence: str, source_name: str, floor_steps: int, helix_extension: int = 0) -> Path:
         key = f"{FLOOR_VERSION}|{source_name}|{floor_steps}|{sequence}"
+        if helix_extension:  # keys of floors without extension are those written before it existed
+            key += f"|extension={helix_extension}"
         return self.directory / f"{hashlib.sha1(key.encode()).hexdigest()}.npz"
 
     def get(self, sequence: str, source: SecondaryStructureSource | str = "viennarna",
-            floor_steps: int = 400) -> ChainFeatures:
+            floor_steps: int = 400, helix_extension: int = 0) -> ChainFeatures:
         source = get_source(source)
-        path = self.path(sequence, source.name, floor_steps)
+        path = self.path(sequence, source.name, floor_steps, helix_extension)
         if path.is_file():
             with np.load(path) as data:
                 return ChainFeatures(sequence, data["probabilities"], data["pairs"],
                                      data["floor_rotations"], data["floor_translations"])
-        features = compute_features(sequence, source, floor_steps)
+        features = compute_features(sequence, source, floor_steps, helix_extension)
         self.directory.mkdir(parents=True, exist_ok=True)
         handle, temporary = tempfile.mkstemp(dir=self.directory, suffix=".npz")
         os.close(handle)
@@ -110,13 +113,14 @@ class FeatureCache:
 
 
 def compute_features_many(sequences: Iterable[str], source: SecondaryStructureSource | str = "viennarna",
-                          floor_steps: int = 400, cache_dir: str | Path | None = None) -> list[ChainFeatures]:
+                          floor_steps: int = 400, cache_dir: str | Path | None = None,
+                          helix_extension: int = 0) -> list[ChainFeatures]:
     """:func:`compute_features` for each sequence, through a :class:`FeatureCache` when ``cache_dir`` is set."""
     source = get_source(source)
     if cache_dir is None:
-        return [compute_features(sequence, source, floor_steps) for sequence in sequences]
+        return [compute_features(sequence, source, floor_steps, helix_extension) for sequence in sequences]
     cache = FeatureCache(cache_dir)
-    return [cache.get(sequence, source, floor_steps) for sequence in sequences]
+    return [cache.get(sequence, source, floor_steps, helix_extension) for sequence in sequences]
 
 
 def pad_features(items: Sequence[dict[str, torch.Tensor]], length: int) -> dict[str, torch.Tensor]:

@@ -22,7 +22,7 @@ import torch
 from ..io.sequences import record_file_name
 from ..tokenization_ssrlm import to_rna
 from .features import compute_features, features_batch
-from .geometry import frames_to_atoms, purine_mask
+from .geometry import DEFAULT_HELIX_EXTENSION, frames_to_atoms, purine_mask
 from .modeling_fold3d import SSRLMForStructurePrediction
 from .rigid import Rigid
 from .secondary import SecondaryStructureSource, get_source
@@ -59,7 +59,8 @@ def fold_sequence(sequence: str, model: SSRLMForStructurePrediction | None = Non
                   ) -> FoldedStructure:
     """Fold one normalised sequence in ``mode``; ``model`` may be None only for ``"floor"``.
 
-    ``source`` and ``floor_steps`` default to the model's config (``"viennarna"`` and 400 without a model).
+    ``source``, ``floor_steps`` and the floor's helix extension follow the model's config (without a
+    model: ``"viennarna"``, 400 and :data:`~modeling_ssrlm.fold3d.geometry.DEFAULT_HELIX_EXTENSION`).
     """
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
@@ -70,7 +71,8 @@ def fold_sequence(sequence: str, model: SSRLMForStructurePrediction | None = Non
     config = None if model is None else model.config
     source = get_source(source or (config.secondary_structure_source if config else "viennarna"))
     steps = floor_steps if floor_steps is not None else (config.floor_steps if config else 400)
-    features = compute_features(sequence, source, steps)
+    extension = config.floor_helix_extension if config else DEFAULT_HELIX_EXTENSION
+    features = compute_features(sequence, source, steps, extension)
     if model is None:
         frames = Rigid(torch.from_numpy(features.floor_rotations), torch.from_numpy(features.floor_translations))
         positions = frames_to_atoms(frames, torch.from_numpy(purine_mask(to_rna(sequence))))

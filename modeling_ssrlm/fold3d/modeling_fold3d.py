@@ -478,7 +478,9 @@ class SSRLMForStructurePrediction(SSRLMStructurePreTrainedModel):
         source = get_source(source or self.config.secondary_structure_source)
         outputs = []
         for sequence in sequences:
-            batch = features_batch([compute_features(sequence, source, self.config.floor_steps)])
+            batch = features_batch([
+                compute_features(sequence, source, self.config.floor_steps, self.config.floor_helix_extension)
+            ])
             outputs.append(self(**{k: v.to(self.device) for k, v in batch.items()}))
         return outputs
 

@@ -29,6 +29,7 @@ import torch
 
 from .data import StructureDataset, collate_structures, load_chains
 from .features import compute_features_many, features_batch
+from .geometry import DEFAULT_HELIX_EXTENSION
 from .lddt import lddt
 from .modeling_fold3d import SSRLMForStructurePrediction
 from .residue_constants import ATOM_INDEX
@@ -58,6 +59,7 @@ class TrainSettings:
     floor_distances: bool = True
     source: str = "viennarna"
     floor_steps: int = 400
+    floor_helix_extension: int = DEFAULT_HELIX_EXTENSION
     fape_clamp: float = 15.0
     smooth_lddt_weight: float = 1.0
     position_scale: float = 10.0
@@ -94,6 +96,7 @@ def build_model(settings: TrainSettings) -> SSRLMForStructurePrediction:
         use_secondary_structure=settings.secondary_structure, start_from_floor=settings.start_from_floor,
         use_floor_distances=settings.floor_distances and settings.start_from_floor,
         secondary_structure_source=settings.source, floor_steps=settings.floor_steps,
+        floor_helix_extension=settings.floor_helix_extension,
         smooth_lddt_weight=settings.smooth_lddt_weight, position_scale=settings.position_scale,
     )
     model = SSRLMForStructurePrediction(config)
@@ -147,7 +150,8 @@ def train_structure_model(data_dir: Path, output_dir: Path, settings: TrainSetti
     def features_of(chains):
         if not needs_features:
             return None
-        return compute_features_many([c.sequence for c in chains], settings.source, settings.floor_steps, cache)
+        return compute_features_many([c.sequence for c in chains], settings.source, settings.floor_steps, cache,
+                                     settings.floor_helix_extension)
 
     train_features, valid_features = features_of(train_chains), features_of(valid_chains)
     feature_seconds = time.time() - started

@@ -11,7 +11,7 @@ import torch
 from modeling_ssrlm.configuration_ssrlm import SSRLMConfig
 from modeling_ssrlm.fold3d.data import save_chains
 from modeling_ssrlm.fold3d.evaluation import superposition_scores
-from modeling_ssrlm.fold3d.geometry import aform_helix_frames, frames_to_atoms
+from modeling_ssrlm.fold3d.geometry import DEFAULT_HELIX_EXTENSION, aform_helix_frames, frames_to_atoms
 from modeling_ssrlm.fold3d.pdb_io import ATOM_INDEX, ATOM_NAMES, RNAChain, read_plddt, read_rna_chains, read_structure_text
 from modeling_ssrlm.fold3d.rigid import random_rotation
 from modeling_ssrlm.modeling_ssrlm import SSRLMModel
@@ -55,6 +55,8 @@ def test_train_predict_evaluate_export_and_cli(data, tmp_path, capsys):
     assert summary["chosen_step"] in (0, 1, 2) and summary["command"].startswith("python fold3d.py train")
     assert (model_dir / "last" / "model.safetensors").is_file()
     assert any(tmp_path.joinpath("cache").glob("*.npz"))
+    config = json.loads((model_dir / "config.json").read_text())
+    assert config["floor_helix_extension"] == DEFAULT_HELIX_EXTENSION  # new runs build the extended floor
 
     fasta = str(data / "test.fasta")
     network, floor = tmp_path / "network", tmp_path / "floor"
@@ -145,3 +147,32 @@ def test_superposition_scores_use_biotite():
     rmsd, tm = superposition_scores(noisy, reference, mask)
     assert rmsd == pytest.approx(0.0, abs=1e-3) and tm == pytest.approx(1.0, abs=1e-4)
     assert ATOM_INDEX["C4'"] == 5
+
+
+def test_floor_extension_benchmark_scores_each_extension_against_the_first(data, tmp_path):
+    from modeling_ssrlm.fold3d.data import load_chains
+    from modeling_ssrlm.fold3d.geometry import floor_frames
+    from modeling_ssrlm.fold3d.lddt import lddt
+    from modeling_ssrlm.fold3d.secondary import ViennaRNASource
+    from script_loader import load_script
+
+    benchmark = load_script("benchmarks/floor_extension.py")
+    out = tmp_path / "extension.json"
+    assert benchmark.main(["--chains", str(data / "test.npz"), "--extensions", "0", "2", "--floor-steps", "30",
+                           "--out", str(out)]) == 0
+    result = json.loads(out.read_text())
+    [row] = result["per_target"]
+    [chain] = load_chains(data / "test.npz")
+    pairs = ViennaRNASource()(chain.sequence).pairs  # GCGC AAAA GCGC: one hairpin; extension 2 adds (4, 7) A·A
+    reference, mask = chain.atom("C4'")
+    for extension in (0, 2):
+        c4 = floor_frames(chain.sequence, pairs, 30, extension).trans.numpy()
+        assert row[str(extension)]["lddt"] == pytest.approx(lddt(c4, reference, mask))
+    assert row["0"]["lddt"] != row["2"]["lddt"]
+    summary = result["summary"]
+    assert summary["0"]["lddt_difference"] == 0 and summary["0"]["improved_fraction"] == 0
+    assert summary["2"]["lddt_difference"] == pytest.approx(row["2"]["lddt"] - row["0"]["lddt"])
+    assert out.with_suffix(".md").read_text().startswith("# A-form floor with helix extension")
+    with pytest.raises(SystemExit) as refused:
+        benchmark.main(["--chains", str(data / "test.npz"), "--extensions", "-1", "--out", str(out)])
+    assert refused.value.code == 2

@@ -1,6 +1,8 @@
 """The 2D-conditioned model that starts from the A-form floor: 2D sources, floor frames, identity at
 initialisation (untrained output == floor, exactly), rigid-motion equivariance/invariance, features."""
 
+import hashlib
+
 import numpy as np
 import pytest
 import torch
@@ -8,8 +10,16 @@ import torch
 from modeling_ssrlm.configuration_ssrlm import SSRLMConfig
 from modeling_ssrlm.fold3d import SSRLMForStructurePrediction, SSRLMStructureConfig
 from modeling_ssrlm.fold3d.data import StructureDataset, collate_structures
-from modeling_ssrlm.fold3d.features import ChainFeatures, FeatureCache, compute_features, features_batch
-from modeling_ssrlm.fold3d.geometry import AFORM_STEP, BASE_PAIR, floor_frames, frames_to_atoms, purine_mask
+from modeling_ssrlm.fold3d.features import FLOOR_VERSION, ChainFeatures, FeatureCache, compute_features, features_batch
+from modeling_ssrlm.fold3d.geometry import (
+    AFORM_STEP,
+    BASE_PAIR,
+    DEFAULT_HELIX_EXTENSION,
+    extend_helices,
+    floor_frames,
+    frames_to_atoms,
+    purine_mask,
+)
 from modeling_ssrlm.fold3d.inference import fold_sequence
 from modeling_ssrlm.fold3d.losses import smooth_lddt_loss
 from modeling_ssrlm.fold3d.pdb_io import ATOM_INDEX, ATOM_NAMES, RNAChain
@@ -139,6 +149,35 @@ def test_floor_without_pairs_and_tiny_inputs():
         floor_frames("GGGAAACCC", [(0, 8), (0, 7)], 5)
 
 
+def test_extend_helices_grows_each_helix_end_by_stacked_pairs():
+    length = len(HAIRPINS)
+    # hairpin 1 (0-3 / 8-11) closes GAAA: (4, 7) G·A encloses two bases; its outer end is the chain's.
+    # hairpin 2 (16-19 / 22-25) closes GA: (20, 21) would enclose none; outwards (15, 26) then (14, 27).
+    assert extend_helices(length, PAIRS, 0) == sorted(PAIRS)
+    assert extend_helices(length, PAIRS, 1) == sorted(PAIRS + [(4, 7), (15, 26)])
+    assert extend_helices(length, PAIRS, 2) == sorted(PAIRS + [(4, 7), (15, 26), (14, 27)])
+    assert extend_helices(length, PAIRS, 5) == extend_helices(length, PAIRS, 2)  # nothing left to grow into
+    # two candidates want base 10: the first in sorted order, (1, 10), takes it
+    assert extend_helices(20, [(2, 9), (11, 18)], 1) == [(1, 10), (2, 9), (3, 8), (11, 18), (12, 17)]
+    with pytest.raises(ValueError, match="rounds must be >= 0"):
+        extend_helices(length, PAIRS, -1)
+    with pytest.raises(ValueError, match="already paired"):
+        extend_helices(10, [(0, 8), (0, 7)], 1)
+
+
+def test_floor_with_helix_extension_places_the_extension_pairs_as_helix():
+    extended = extend_helices(len(HAIRPINS), PAIRS, DEFAULT_HELIX_EXTENSION)
+    frames = floor_frames(HAIRPINS, PAIRS, FLOOR_STEPS, DEFAULT_HELIX_EXTENSION)
+    same = floor_frames(HAIRPINS, extended, FLOOR_STEPS)
+    assert torch.equal(frames.rots, same.rots) and torch.equal(frames.trans, same.trans)
+    plain = floor_frames(HAIRPINS, PAIRS, FLOOR_STEPS)
+    assert not torch.allclose(frames.trans, plain.trans)
+    f = Rigid(frames.rots.double(), frames.trans.double())
+    for i, j in [(4, 7), (15, 26), (14, 27)]:  # the extension pairs sit across the ideal base-pair transform
+        relative = Rigid(f.rots[i], f.trans[i]).invert().compose(Rigid(f.rots[j], f.trans[j]))
+        torch.testing.assert_close(relative.trans, BASE_PAIR.trans, atol=1e-3, rtol=0)
+
+
 # --------------------------------------------------------------------------- model: identity at init
 
 
@@ -168,15 +207,18 @@ def test_untrained_model_outputs_the_floor_exactly(batch, overrides):
 
 def test_network_and_floor_modes_agree_before_training():
     source = FixedSource(PAIRS)
-    model = SSRLMForStructurePrediction(floor_config())
+    model = SSRLMForStructurePrediction(floor_config(floor_helix_extension=DEFAULT_HELIX_EXTENSION))
     network = fold_sequence(HAIRPINS, model, "network", source)
     floor = fold_sequence(HAIRPINS, model, "floor", source)
-    without_model = fold_sequence(HAIRPINS, None, "floor", source, FLOOR_STEPS)
+    without_model = fold_sequence(HAIRPINS, None, "floor", source, FLOOR_STEPS)  # the default extension
     np.testing.assert_array_equal(network.positions, floor.positions)
     np.testing.assert_array_equal(floor.positions, without_model.positions)
     assert without_model.plddt is None and network.plddt.shape == (len(HAIRPINS),)
-    c4 = floor_frames(HAIRPINS, PAIRS, FLOOR_STEPS).trans.numpy()
+    c4 = floor_frames(HAIRPINS, PAIRS, FLOOR_STEPS, DEFAULT_HELIX_EXTENSION).trans.numpy()
     np.testing.assert_array_equal(floor.positions[:, ATOM_INDEX["C4'"]], c4)
+    old_folder = SSRLMForStructurePrediction(floor_config())  # saved before the field: no extension
+    old_floor = fold_sequence(HAIRPINS, old_folder, "floor", source)
+    np.testing.assert_array_equal(old_floor.positions[:, ATOM_INDEX["C4'"]], floor_frames(HAIRPINS, PAIRS, FLOOR_STEPS).trans)
     with pytest.raises(ValueError, match="needs a model"):
         fold_sequence(HAIRPINS, None, "network", source)
 
@@ -275,6 +317,15 @@ def test_features_crop_cache_and_batch(tmp_path):
     assert batch["floor_translations"][1, 18:].abs().sum() == 0
     with pytest.raises(ValueError, match="floor_rotations must have shape"):
         ChainFeatures("ACGU", np.zeros((4, 4)), np.zeros((4, 4)), np.zeros((3, 3, 3)), np.zeros((4, 3)))
+    # the helix extension changes the floor, not the 2D channels, and is cached under its own key
+    extended = cache.get(HAIRPINS, source, FLOOR_STEPS, helix_extension=2)
+    assert len(list(tmp_path.glob("*.npz"))) == 2 and extended.pair_list() == sorted(PAIRS)
+    np.testing.assert_array_equal(extended.probabilities, features.probabilities)
+    np.testing.assert_array_equal(
+        extended.floor_translations, floor_frames(HAIRPINS, PAIRS, FLOOR_STEPS, 2).trans.numpy()
+    )
+    legacy = hashlib.sha1(f"{FLOOR_VERSION}|fixed|{FLOOR_STEPS}|{HAIRPINS}".encode()).hexdigest()
+    assert cache.path(HAIRPINS, "fixed", FLOOR_STEPS, 0).name == f"{legacy}.npz"  # caches from before stay valid
 
 
 def test_dataset_crops_features_with_the_coordinates():

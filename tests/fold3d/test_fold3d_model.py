@@ -176,6 +176,8 @@ def test_save_load_round_trip_and_auto_classes(tmp_path):
 def test_invalid_config_and_inputs_raise():
     with pytest.raises(ValueError, match="single_dim"):
         tiny_config(single_dim=15)
+    with pytest.raises(ValueError, match="floor_helix_extension must be >= 0"):
+        tiny_config(floor_helix_extension=-1)
     model = SSRLMForStructurePrediction(tiny_config())
     with pytest.raises(ValueError, match="input_ids"):
         model(input_ids=torch.tensor([[2, 3]]))
