@@ -38,7 +38,7 @@ from .secondary import SecondaryStructureSource, get_source
 
 METHOD_LABELS = {
     "network": "structure module on the floor (network)",
-    "floor": "floor: rigid A-form helices on the 2D, loops by restraints (network start)",
+    "floor": "floor: rigid A-form helices on the 2D (helix extension as configured), loops by restraints (network start)",
     "distance_geometry_floor": "C4' distance-geometry floor on the same 2D (issue 5)",
 }
 

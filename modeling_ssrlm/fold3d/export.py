@@ -46,7 +46,10 @@ def model_card(config, recipe: dict | None, evaluation: dict | None) -> str:
         "",
         "RNA 3D structure model of `ssrlm`: the secondary structure of each sequence "
         f"(`{config.secondary_structure_source}`: pair probabilities and decoded pairs) is an input, the A-form "
-        "floor built on it (ideal right-handed A-form helices, loops placed by distance restraints) is the start, "
+        "floor built on it (ideal right-handed A-form helices"
+        + (f", each grown by up to {config.floor_helix_extension} stacked pair(s) at both ends into unpaired bases"
+           if config.floor_helix_extension else "")
+        + ", loops placed by distance restraints) is the start, "
         f"and an IPA structure module ({config.num_structure_iterations} iterations, {config.num_trunk_blocks} "
         f"trunk blocks, single/pair {config.single_dim}/{config.pair_dim}, {encoder}) predicts updates to its "
         "frames. Heads: C4'-C4' distogram, pLDDT of the network and pLDDT of the floor.",

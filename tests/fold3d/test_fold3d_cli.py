@@ -86,6 +86,7 @@ def test_train_predict_evaluate_export_and_cli(data, tmp_path, capsys):
                         "--default-mode", "floor", "--out", str(released)]) == 0
     card = (released / "README.md").read_text()
     assert card.startswith("---\nlicense: apache-2.0") and "Default mode of `ssrlm fold3d` with this folder: **floor**" in card
+    assert f"each grown by up to {DEFAULT_HELIX_EXTENSION} stacked pair(s) at both ends" in card
     assert json.loads((released / "config.json").read_text())["default_mode"] == "floor"
     assert (released / "recipe.json").is_file() and (released / "eval.json").is_file()
     assert not list(released.glob("*.py"))
