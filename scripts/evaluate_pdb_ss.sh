@@ -43,5 +43,5 @@ is added where it extends a decoded helix by one pair or fills a 1x1 internal lo
 non-canonical pairs of PDB structures sit there (287 of the 904 of SPOT-RNA PDB TR1), none of those in base triples. Elsewhere \
 its non-canonical probabilities carry almost no signal (AUPRC 0.012 at a base rate of 0.00025 on validation, \
 benchmarks/noncanonical_signal.py). Scored against canonical-only annotations (RNA3DB-2D, TS1reducedWC) every added pair \
-counts as false: set pair_noncanonical_threshold to null in config.json for canonical pairs only."
+counts as false: ssrlm predict --canonical-only (or pair_noncanonical_threshold null in config.json) gives canonical pairs only."
 fi

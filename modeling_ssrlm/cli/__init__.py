@@ -500,6 +500,13 @@ def _skipper(args: argparse.Namespace, console: Console) -> Callable[[str], None
     return (lambda message: console.note(f"skipped {message}")) if args.skip_invalid else None
 
 
+def _decode_canonical_only(model) -> None:
+    """``--canonical-only``: decode AU/GC/GU pairs only (no non-canonical pass), whatever the folder's config says."""
+    if not model.config.pair_postprocess:
+        raise InputError("--canonical-only needs a model that post-processes its pairs (pair_postprocess is off)")
+    model.config.pair_canonical_only, model.config.pair_noncanonical_threshold = True, None
+
+
 def command_predict(args: argparse.Namespace, console: Console) -> None:
     from ..modeling_ssrlm_pair import SSRLMForPairPrediction
 
@@ -508,6 +515,8 @@ def command_predict(args: argparse.Namespace, console: Console) -> None:
     if args.out is not None:
         prepare_out_dir(args.out, args.overwrite)
     model = load_model(SSRLMForPairPrediction, _model_folder(args), _device(args.device), _pair_model_remedy())
+    if args.canonical_only:
+        _decode_canonical_only(model)
     writer = PredictionWriter(args.format, args.out, args.plot, console)
     progress = _progress()
     for batch in _batches(read_records(args.inputs, args.max_length, _skipper(args, console)), args.batch_tokens):
@@ -705,6 +714,10 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument(
         "--plot", action="store_true",
         help="also write per record a PNG (probability map, arc diagram) and an SVG drawing (RNAplot; needs --out)",
+    )  # fmt: skip
+    predict.add_argument(
+        "--canonical-only", action="store_true",
+        help="AU, GC and GU pairs only: switches off the non-canonical pairs a model may add (ssrlm-ss-priors-pdb does)",
     )  # fmt: skip
     predict.add_argument("--batch-tokens", type=_positive_int, default=8192, help="nucleotides per model batch")
     predict.add_argument(

@@ -74,6 +74,25 @@ def test_dbn_to_stdout(capsys, model_dir, fasta):
         parse_dot_bracket(structure)
 
 
+def test_canonical_only_switches_off_the_pdb_models_noncanonical_pairs(capsys, tmp_path):
+    from modeling_ssrlm.secondary_structure import base_pair_type
+
+    pdb_model = Path(__file__).resolve().parents[2] / "models" / "ssrlm-ss-priors-pdb"
+    sequence = "GGGGAAACCCCAUAUGGGGAAACCCC"  # two stems around a 3x3 A internal loop
+    code, out, _ = run(capsys, "predict", sequence, "--model", str(pdb_model))
+    assert code == 0
+    pairs = parse_dot_bracket(out.split()[2])
+    noncanonical = [(i, j) for i, j in pairs if base_pair_type(sequence[i], sequence[j]) == "noncanonical"]
+    assert noncanonical, "the PDB model adds stacked A·A pairs in the internal loop"
+    code, out, _ = run(capsys, "predict", sequence, "--model", str(pdb_model), "--canonical-only")
+    assert code == 0 and out.split()[2] == "((((...((((....))))...))))"
+    raw = tmp_path / "raw"
+    SSRLMForPairPrediction(SSRLMConfig(hidden_size=16, num_attention_heads=2, pair_postprocess=False)).save_pretrained(raw)
+    capsys.readouterr()
+    code, out, err = run(capsys, "predict", sequence, "--model", str(raw), "--canonical-only")
+    assert code == 2 and out == "" and err.count("\n") == 1 and "pair_postprocess is off" in err
+
+
 def test_json_lines_and_plain_sequence_argument(capsys, model_dir):
     code, out, _ = run(capsys, "predict", "GGGGAAACCCC", "--format", "json", "--model", str(model_dir))
     assert code == 0
