@@ -57,12 +57,16 @@ def server(tmp_path):
     """``ssrlm serve`` on a free localhost port with its own TMPDIR; yields the URL, checks a clean stop."""
     temporary = tmp_path / "server-tmp"
     temporary.mkdir()
-    environment = {**os.environ, "PYTHONPATH": str(REPO), "HF_HUB_OFFLINE": "1", "TMPDIR": str(temporary)}
+    environment = {**os.environ, "PYTHONPATH": str(REPO), "HF_HUB_OFFLINE": "1", "TMPDIR": str(temporary),
+                   "PYTHONFAULTHANDLER": "1"}  # a server that does not stop dumps its threads' stacks (below)
     command = [sys.executable, "-c", "import sys; from modeling_ssrlm.cli import main; sys.exit(main())"]
     log = tmp_path / "server.err"
     process = subprocess.Popen(
         command + ["serve", "--model", str(default_model_dir()), "--port", str(_free_port()), "--device", "cpu"],
         env=environment, stdout=subprocess.PIPE, stderr=log.open("w"), text=True,
+        # Ctrl-C must reach it even when pytest itself runs with SIGINT ignored (started in the
+        # background by a shell without job control), which a child would otherwise inherit
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )  # fmt: skip
     try:
         ready, _, _ = select.select([process.stdout], [], [], 120)
@@ -70,7 +74,13 @@ def server(tmp_path):
         assert line.startswith("ssrlm serve: http://127.0.0.1:"), line + log.read_text()
         yield line.split()[2]
         process.send_signal(signal.SIGINT)
-        assert process.wait(timeout=30) == 0
+        try:
+            code = process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.send_signal(signal.SIGABRT)  # faulthandler writes every thread's stack to the log
+            process.wait(timeout=30)
+            pytest.fail("ssrlm serve did not stop within 30 s of Ctrl-C; its threads:\n" + log.read_text()[-6000:])
+        assert code == 0, log.read_text()
     finally:
         if process.poll() is None:
             process.kill()
