@@ -81,6 +81,7 @@ __all__ = [
     "energy_parameters",
     "mfe_dot_bracket",
     "soft_constraint_energies",
+    "stacked_noncanonical_candidates",
     "validate_channels",
     "vienna_fold",
     "vienna_nested_pairs",
@@ -479,35 +480,44 @@ def add_confident_pairs(
     return sorted(nested + added)
 
 
+def stacked_noncanonical_candidates(pairs: Iterable[Pair], sequence: str) -> list[Pair]:
+    """The non-canonical pairs that would stack on a pair of ``pairs``, sorted.
+
+    ``(i, j)`` is a candidate when it is not AU/GC/GU, ``j − i >`` :data:`STACKED_NONCANONICAL_MIN_LOOP`,
+    both its bases are unpaired in ``pairs``, and ``(i − 1, j + 1)`` or ``(i + 1, j − 1)`` is a pair
+    of ``pairs``: it continues a helix by one mismatch at either end, or fills a 1×1 internal loop.
+    Candidates may share a base (e.g. both ends of a 1×2 loop).
+    """
+    pairs = list(pairs)
+    paired = np.zeros(len(sequence), dtype=bool)
+    for i, j in pairs:
+        paired[[i, j]] = True
+    candidates = {
+        (a, b) for i, j in pairs for a, b in ((i + 1, j - 1), (i - 1, j + 1))
+        if 0 <= a and b < len(sequence) and b - a > STACKED_NONCANONICAL_MIN_LOOP and not (paired[a] or paired[b])
+        and base_pair_type(sequence[a], sequence[b]) == "noncanonical"
+    }  # fmt: skip
+    return sorted(candidates)
+
+
 def add_stacked_noncanonical_pairs(
     pairs: Iterable[Pair], probabilities: np.ndarray, sequence: str, threshold: float
 ) -> list[Pair]:
     """Add the non-canonical pairs that stack on a pair of ``pairs``: the ``"stacked"`` non-canonical pass.
 
-    A candidate ``(i, j)`` is non-canonical, has ``probabilities[i, j] > threshold`` and
-    ``j − i >`` :data:`STACKED_NONCANONICAL_MIN_LOOP`, both its bases are unpaired in ``pairs``, and
-    ``(i − 1, j + 1)`` or ``(i + 1, j − 1)`` is a pair of ``pairs``: it continues a helix by one
-    mismatch at either end, or fills a 1×1 internal loop. Most non-canonical pairs of PDB-derived
-    structures that are not part of base triples sit there (G·A, A·A, U·U, C·A; SPOT-RNA PDB TR1),
-    and the candidates are few, so the network's probability ranks a short list instead of every
-    entry. One pass: a pair stacks on the input structure, never on a pair this pass added.
-    Candidates are accepted greedily by descending probability (ties by position). Returns the
-    sorted pair list.
+    The candidates are :func:`stacked_noncanonical_candidates` with ``probabilities[i, j] > threshold``.
+    Most non-canonical pairs of PDB-derived structures that are not part of base triples sit there
+    (G·A, A·A, U·U, C·A mismatches; ``benchmarks/noncanonical_signal.py``), and the candidates
+    are few, so the network's probability ranks a short list instead of every entry. One pass: a pair
+    stacks on the input structure, never on a pair this pass added. Candidates are accepted greedily
+    by descending probability (ties by position), each base once. Returns the sorted pair list.
     """
     pairs = sorted(pairs)
     probabilities = np.asarray(probabilities)
     paired = np.zeros(len(sequence), dtype=bool)
     for i, j in pairs:
         paired[[i, j]] = True
-    candidates = set()
-    for i, j in pairs:
-        for a, b in ((i + 1, j - 1), (i - 1, j + 1)):
-            if (
-                0 <= a and b < len(sequence) and b - a > STACKED_NONCANONICAL_MIN_LOOP
-                and not (paired[a] or paired[b]) and probabilities[a, b] > threshold
-                and base_pair_type(sequence[a], sequence[b]) == "noncanonical"
-            ):  # fmt: skip
-                candidates.add((a, b))
+    candidates = [pair for pair in stacked_noncanonical_candidates(pairs, sequence) if probabilities[pair] > threshold]
     added = []
     for a, b in sorted(candidates, key=lambda pair: (-probabilities[pair], pair)):
         if not (paired[a] or paired[b]):

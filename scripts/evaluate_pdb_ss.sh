@@ -40,7 +40,7 @@ if [[ "${1:-all}" =~ ^(all|export)$ ]]; then
     --command "bash scripts/train_pdb_ss.sh && bash scripts/evaluate_pdb_ss.sh" \
     --limitation "Its non-canonical pairs come from one pass only (pair_noncanonical_placement stacked): a non-canonical pair \
 is added where it extends a decoded helix by one pair or fills a 1x1 internal loop, and nowhere else; about a third of the \
-non-canonical pairs of PDB structures sit there (287 of the 904 of SPOT-RNA PDB TR1), none of those in base triples. Elsewhere \
+non-canonical pairs of PDB structures sit there (78 of the 224 of PDB VL1), none of those in base triples. Elsewhere \
 its non-canonical probabilities carry almost no signal (AUPRC 0.012 at a base rate of 0.00025 on validation, \
 benchmarks/noncanonical_signal.py). Scored against canonical-only annotations (RNA3DB-2D, TS1reducedWC) every added pair \
 counts as false: ssrlm predict --canonical-only (or pair_noncanonical_threshold null in config.json) gives canonical pairs only."

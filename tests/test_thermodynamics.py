@@ -24,6 +24,7 @@ from modeling_ssrlm.thermodynamics import (
     compute_prior_channels_many,
     decode_with_vienna,
     energy_parameters,
+    stacked_noncanonical_candidates,
     validate_channels,
 )
 from modeling_ssrlm.tokenization_ssrlm import normalize_sequence
@@ -327,7 +328,7 @@ def test_decode_with_vienna_noncanonical_threshold_is_a_third_pass():
 def test_stacked_noncanonical_pass_adds_helix_end_and_internal_loop_mismatches_only():
     # stem A 0-2 / 20-22, stem B 4-6 / 16-18: base 3 and base 19 face each other (a 1x1 loop),
     # (7, 15) continues stem B inwards, (23, 24) lie outside; probabilities by hand
-    sequence = "GGGAGGGAAAAAAAACCCGCCCGAA"
+    sequence = "GGGAGGGAAAAAAAAACCCGCCCAA"
     nested = [(0, 22), (1, 21), (2, 20), (4, 18), (5, 17), (6, 16)]
     probabilities = np.zeros((len(sequence), len(sequence)))
     confident = {(3, 19): 0.05, (7, 15): 0.04, (8, 14): 0.9, (9, 13): 0.5, (3, 23): 0.6}
@@ -345,6 +346,17 @@ def test_stacked_noncanonical_pass_adds_helix_end_and_internal_loop_mismatches_o
     assert add_stacked_noncanonical_pairs([(0, 5)], np.ones((6, 6)), "GAAAAC", 0.5) == [(0, 5), (1, 4)]
     assert add_stacked_noncanonical_pairs([(0, 4)], np.ones((5, 5)), "GAAAC", 0.5) == [(0, 4)]
     assert add_stacked_noncanonical_pairs([(0, 5)], np.ones((6, 6)), "GGAAUC", 0.5) == [(0, 5)]  # G-U is canonical
+
+
+def test_stacked_noncanonical_candidates_are_the_helix_neighbours_that_no_energy_model_pairs():
+    # stem 0-2 / 20-22 and stem 4-6 / 16-18 as in the pass test: (3, 19) fills the 1x1 loop, (7, 15)
+    # continues stem B; (23, -1) is out of range; canonical neighbours are not candidates
+    sequence = "GGGAGGGAAAAAAAAACCCGCCCAA"
+    nested = [(0, 22), (1, 21), (2, 20), (4, 18), (5, 17), (6, 16)]
+    assert stacked_noncanonical_candidates(nested, sequence) == [(3, 19), (7, 15)]
+    assert stacked_noncanonical_candidates([(0, 9)], "GUAAAAAAUC") == [(1, 8)]  # U·U
+    assert stacked_noncanonical_candidates([(0, 9)], "GAAAAAAAUC") == []  # (1, 8) A-U is canonical
+    assert stacked_noncanonical_candidates([(0, 4)], "GAAAC") == []  # (1, 3) would enclose one base
 
 
 def test_stacked_noncanonical_pass_resolves_competing_candidates_by_probability():
