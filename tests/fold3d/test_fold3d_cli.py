@@ -177,3 +177,18 @@ def test_floor_extension_benchmark_scores_each_extension_against_the_first(data,
     with pytest.raises(SystemExit) as refused:
         benchmark.main(["--chains", str(data / "test.npz"), "--extensions", "-1", "--out", str(out)])
     assert refused.value.code == 2
+
+
+def test_identity_benchmark_bins_chains_by_their_nearest_2d_training_record(data, tmp_path):
+    from script_loader import load_script
+    from ss_fixture import write_tiny_ss_datasets
+
+    benchmark = load_script("benchmarks/identity_3d_to_2d_training.py")
+    root = write_tiny_ss_datasets(tmp_path / "ss")  # hairpins GGGGAAAACCCC, GGGGGAAAACCCCC, ...
+    chains = tmp_path / "chains.npz"
+    save_chains(chains, [helix_chain("copy", "GGGGGAAAACCCCC", 0), helix_chain("unrelated", "UCAGUCAGUCAGUCAGUCAG", 1)])
+    out = tmp_path / "identity.md"
+    assert benchmark.main(["--chains", str(chains), "--splits", "tiny/train", "--data-root", str(root), "--out", str(out)]) == 0
+    text = out.read_text()
+    assert "## chains.npz: 2 chains — ≥ 80 %: 1, 50–80 %: 0, < 50 %: 1" in text
+    assert "| copy | tiny/train:hairpin5 | 1.000 |" in text and "| unrelated | – | 0.000 |" in text
