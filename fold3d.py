@@ -14,6 +14,9 @@ Subcommands (the logic lives in ``modeling_ssrlm.fold3d``: ``training``, ``infer
 * ``evaluate``: C4' lDDT, RMSD and TM-score (biotite) of predicted PDB files against the
   reference chains for the network, the floor and the C4' distance-geometry floor of issue 5;
   per-target differences, fraction improved, Pearson r of pLDDT vs lDDT; markdown + JSON.
+* ``calibrate``: fit the floor's calibrated pLDDT (four coefficients, ``modeling_ssrlm.fold3d.confidence``)
+  on the training chains, report it on the validation chains next to the floor pLDDT head, and save
+  the model with it in ``--out``.
 * ``export``: copy a trained model into a released folder with its recipe, evaluation and card.
 
 Example::
@@ -123,6 +126,25 @@ def run_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_calibrate(args: argparse.Namespace) -> int:
+    import json
+
+    from modeling_ssrlm.fold3d import SSRLMForStructurePrediction
+    from modeling_ssrlm.fold3d.export import training_recipe
+    from modeling_ssrlm.fold3d.training import calibrate_floor_plddt
+
+    model = SSRLMForStructurePrediction.from_pretrained(args.model)
+    report = calibrate_floor_plddt(model, args.data, args.feature_cache)
+    report["command"] = args.command_line
+    args.out.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(args.out)
+    summary = training_recipe(args.model) or {}
+    summary["floor_plddt_calibration"] = report
+    (args.out / "training_summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    print(json.dumps(report, indent=2))
+    return 0
+
+
 def run_export(args: argparse.Namespace) -> int:
     from modeling_ssrlm.fold3d.export import export_model
 
@@ -157,6 +179,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     evaluate.add_argument("--floor-helix-extension", type=int, default=DEFAULT_HELIX_EXTENSION,
                           help="helix extension of the computed floors (default: %(default)s)")
     evaluate.add_argument("--out", type=Path, required=True)
+    calibrate = commands.add_parser("calibrate", help="fit the floor's calibrated pLDDT on the training chains")
+    calibrate.add_argument("--model", type=Path, required=True, help="folder written by train")
+    calibrate.add_argument("--data", type=Path, required=True, help="folder with train.npz (and valid.npz to report)")
+    calibrate.add_argument("--feature-cache", default=None, help="folder caching 2D + floor (default: DATA/features)")
+    calibrate.add_argument("--out", type=Path, required=True, help="where the calibrated model is saved")
     export = commands.add_parser("export", help="write a released model folder (weights, recipe, evaluation, card)")
     export.add_argument("--model", type=Path, required=True, help="folder written by train")
     export.add_argument("--evaluation", type=Path, default=None, help="evaluation.json from evaluate")
@@ -176,7 +203,8 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     torch.set_num_threads(args.threads)
-    handlers = {"train": run_train, "predict": run_predict, "evaluate": run_evaluate, "export": run_export}
+    handlers = {"train": run_train, "predict": run_predict, "evaluate": run_evaluate,
+                "calibrate": run_calibrate, "export": run_export}
     try:
         return handlers[args.command](args)
     except (ValueError, FileNotFoundError) as error:

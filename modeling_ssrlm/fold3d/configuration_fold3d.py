@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from huggingface_hub.dataclasses import strict
 from transformers import PreTrainedConfig
 from transformers.configuration_utils import SubConfigSpec
@@ -40,7 +42,11 @@ class SSRLMStructureConfig(PreTrainedConfig):
             default, is the floor of models saved before the field existed; new training runs use
             :data:`~modeling_ssrlm.fold3d.geometry.DEFAULT_HELIX_EXTENSION`.
         default_mode: what ``ssrlm fold3d`` writes with this model unless told otherwise: ``"network"``
-            (the structure module's output) or ``"floor"`` (the A-form floor, with the floor pLDDT head).
+            (the structure module's output) or ``"floor"`` (the A-form floor, with the floor's pLDDT).
+        floor_plddt_calibration: coefficients of :data:`~modeling_ssrlm.fold3d.confidence.CALIBRATION_FEATURES`
+            (``fold3d.py calibrate``); when set, the floor's pLDDT is this linear model of the 2D
+            (:func:`~modeling_ssrlm.fold3d.confidence.calibrated_plddt`) instead of the floor pLDDT
+            head's expectation. None (the default, and models saved before the field existed): the head.
         use_attention_maps: also feed the encoder's attention maps (all layers and heads) into the
             pair representation; needs the eager attention backend, so it is slower.
         single_dim / pair_dim: channels of the single and pair representations.
@@ -73,6 +79,7 @@ class SSRLMStructureConfig(PreTrainedConfig):
     floor_steps: int = 400
     floor_helix_extension: int = 0
     default_mode: str = "network"
+    floor_plddt_calibration: list[float] | None = None
     use_attention_maps: bool = False
     single_dim: int = 128
     pair_dim: int = 64
@@ -115,6 +122,17 @@ class SSRLMStructureConfig(PreTrainedConfig):
             raise ValueError("num_trunk_blocks, num_recycles and floor_helix_extension must be >= 0")
         if self.default_mode not in ("network", "floor"):
             raise ValueError(f"default_mode must be 'network' or 'floor', got {self.default_mode!r}")
+        if self.floor_plddt_calibration is not None:
+            from .confidence import CALIBRATION_FEATURES
+
+            values = list(self.floor_plddt_calibration)
+            if len(values) != len(CALIBRATION_FEATURES) or not all(
+                isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in values
+            ):
+                raise ValueError(f"floor_plddt_calibration must be {len(CALIBRATION_FEATURES)} finite numbers "
+                                 f"{CALIBRATION_FEATURES}, got {self.floor_plddt_calibration!r}")
+            if not (self.start_from_floor and self.use_secondary_structure):
+                raise ValueError("floor_plddt_calibration needs start_from_floor=True and use_secondary_structure=True")
         if self.use_attention_maps and not self.use_encoder:
             raise ValueError("use_attention_maps needs the encoder (use_encoder=True)")
         if self.use_floor_distances and not self.start_from_floor:

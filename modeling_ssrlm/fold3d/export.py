@@ -12,11 +12,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from .confidence import CALIBRATION_FEATURES
 from .evaluation import method_table
 from .modeling_fold3d import SSRLMForStructurePrediction
 
 RECIPE_KEYS = ("command", "settings", "train_chains", "valid_chains", "trainable_parameters", "validation",
-               "chosen_step", "wall_time_s", "threads")
+               "chosen_step", "wall_time_s", "threads", "floor_plddt_calibration")
 
 
 def _evaluation_table(evaluation: dict) -> list[str]:
@@ -29,6 +30,25 @@ def _evaluation_table(evaluation: dict) -> list[str]:
     comparison = evaluation["network_minus_floor"]
     lines += ["", f"Network − floor: mean {comparison['mean']:+.3f} lDDT; the network is better on "
                   f"{comparison['improved']} of {evaluation['targets']} targets ({comparison['improved_fraction']:.0%})."]
+    return lines
+
+
+def _confidence_lines(config, recipe: dict | None) -> list[str]:
+    """What the floor's pLDDT is, with the calibration's validation figures when the recipe has them."""
+    if config.floor_plddt_calibration is None:
+        return ["", "Floor pLDDT: the floor pLDDT head (an MLP on the structure module's single representation)."]
+    terms = " + ".join(f"{value:.4f}·{name}" for name, value in zip(CALIBRATION_FEATURES, config.floor_plddt_calibration))
+    lines = ["", "Floor pLDDT: a calibrated linear model of the 2D, clipped to [0, 1] (`fold3d.py calibrate`, "
+                 f"`modeling_ssrlm.fold3d.confidence`): per residue {terms}, where paired is the decoded state, "
+                 "state_probability the 2D source's probability of it and log_length the log of the chain length."]
+    calibration = (recipe or {}).get("floor_plddt_calibration")
+    if calibration and "calibrated" in calibration:
+        head, fitted = calibration["head"], calibration["calibrated"]
+        lines += ["", f"Fitted on the floor's per-residue C4' lDDT of {calibration['train_chains']} training chains; on "
+                      f"{calibration['valid_chains']} validation chains, Pearson r of mean pLDDT vs floor lDDT "
+                      f"{fitted['pearson_r']:.2f} (floor pLDDT head: {head['pearson_r']:.2f}), mean absolute error "
+                      f"{fitted['mean_absolute_error']:.3f} ({head['mean_absolute_error']:.3f}). Command: "
+                      f"`{calibration.get('command')}`."]
     return lines
 
 
@@ -60,7 +80,7 @@ def model_card(config, recipe: dict | None, evaluation: dict | None) -> str:
         "",
         "```bash",
         "ssrlm fold3d examples/example.fa --out pdb/                 # this folder is the default model",
-        "ssrlm fold3d examples/example.fa --mode floor --out floor/  # the floor, with the floor pLDDT head",
+        "ssrlm fold3d examples/example.fa --mode floor --out floor/  # the floor, with the floor's pLDDT",
         "```",
         "",
         "```python",
@@ -100,7 +120,8 @@ def model_card(config, recipe: dict | None, evaluation: dict | None) -> str:
             ]
     if config.default_mode == "floor":
         lines += ["", "The network did not beat the floor on validation, so `ssrlm fold3d` writes the floor by "
-                      "default (with the floor pLDDT head); `--mode network` gives the network's output."]
+                      "default (with the floor's pLDDT); `--mode network` gives the network's output."]
+    lines += _confidence_lines(config, recipe)
     if evaluation:
         lines += ["", "## Evaluation", "", *_evaluation_table(evaluation)]
         if evaluation.get("command"):
@@ -117,21 +138,29 @@ def model_card(config, recipe: dict | None, evaluation: dict | None) -> str:
     return "\n".join(lines)
 
 
+def training_recipe(model_dir: Path) -> dict | None:
+    """The recipe of a trained folder: its ``training_summary.json`` (or, for ``<run>/last``, the run's)
+    cut to :data:`RECIPE_KEYS`, with ``weights`` saying which weights these are; None without a summary."""
+    model_dir = Path(model_dir)
+    is_last = model_dir.name == "last" and not (model_dir / "training_summary.json").is_file()
+    summary_path = (model_dir.parent if is_last else model_dir) / "training_summary.json"
+    if not summary_path.is_file():
+        return None
+    summary = json.loads(summary_path.read_text())
+    recipe = {key: summary[key] for key in RECIPE_KEYS if key in summary}
+    recipe["weights"] = summary.get("weights") or (
+        "after the last step" if is_last else f"of step {summary.get('chosen_step')} (best validation C4' lDDT)")
+    return recipe
+
+
 def export_model(model_dir: Path, out: Path, evaluation: Path | None = None, default_mode: str = "network") -> None:
     """Save the model of ``model_dir`` into ``out`` with ``default_mode``, ``recipe.json``, ``eval.json``, ``README.md``."""
     model = SSRLMForStructurePrediction.from_pretrained(model_dir)
     model.config.default_mode = default_mode
     out.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(out)
-    recipe = None
-    model_dir = Path(model_dir)
-    is_last = model_dir.name == "last" and not (model_dir / "training_summary.json").is_file()
-    summary_path = (model_dir.parent if is_last else model_dir) / "training_summary.json"
-    if summary_path.is_file():
-        summary = json.loads(summary_path.read_text())
-        recipe = {key: summary[key] for key in RECIPE_KEYS if key in summary}
-        recipe["weights"] = ("after the last step" if is_last
-                             else f"of step {summary.get('chosen_step')} (best validation C4' lDDT)")
+    recipe = training_recipe(model_dir)
+    if recipe is not None:
         (out / "recipe.json").write_text(json.dumps(recipe, indent=2) + "\n")
     evaluation_data = None
     if evaluation is not None:

@@ -5,8 +5,9 @@ Two modes, one code path:
 * ``"network"``: the structure module's output (it starts from the floor and applies the learned
   updates), with the network pLDDT head;
 * ``"floor"``: the A-form floor on the source's decoded pairs, exactly the structure module's
-  starting point, with the floor pLDDT head of the model when one is given (B-factors 0 otherwise:
-  the floor needs no weights).
+  starting point, with the model's floor pLDDT when one is given — its calibrated linear model of
+  the 2D (:mod:`.confidence`) when the config has one, else its floor pLDDT head (B-factors 0
+  without a model: the floor needs no weights).
 """
 
 from __future__ import annotations

@@ -23,8 +23,9 @@ chosen so that it trains on a CPU with a few dozen chains:
   coordinates in the frame ``(P, C4', N1/N9)`` (see :mod:`.geometry`);
 * heads: C4'-C4' distogram from the pair representation and two pLDDT heads (binned per-residue
   C4' lDDT) from the final single representation, one for the network's structure and one for
-  the floor's (``--mode floor``); losses FAPE (averaged over iterations) + smooth C4' lDDT +
-  distogram + pLDDT; recycling of single/pair/C4'-distances is optional (``num_recycles``).
+  the floor's (``--mode floor``; replaced at inference by the calibrated linear model of
+  :mod:`.confidence` when ``config.floor_plddt_calibration`` is set); losses FAPE (averaged over
+  iterations) + smooth C4' lDDT + distogram + pLDDT; recycling of single/pair/C4'-distances is optional (``num_recycles``).
 
 Inputs beyond ``input_ids`` come from :func:`~modeling_ssrlm.fold3d.features.compute_features`
 (see :func:`~modeling_ssrlm.fold3d.features.features_batch`).
@@ -46,6 +47,7 @@ from ..modeling_ssrlm import SSRLMModel
 from ..modeling_ssrlm_pair import residue_mask, strip_special_tokens
 from ..tokenization_ssrlm import VOCAB
 from .configuration_fold3d import SSRLMStructureConfig
+from .confidence import calibrated_plddt, calibration_features
 from .geometry import frames_to_atoms
 from .ipa import InvariantPointAttention
 from .losses import distance_bins, distogram_loss, fape, plddt_bin_centers, plddt_loss, smooth_lddt_loss
@@ -70,7 +72,9 @@ class StructurePredictionOutput(ModelOutput):
         distogram_logits: ``(B, L, L, num_distogram_bins)``.
         residue_mask: ``(B, L)`` 1 for residues, 0 for padding.
         floor_positions: ``(B, L, n_atoms, 3)`` atoms of the floor frames (the start), when used.
-        floor_plddt: ``(B, L)`` expected lDDT of the floor; ``floor_plddt_logits`` its logits.
+        floor_plddt: ``(B, L)`` expected lDDT of the floor: the floor pLDDT head's expectation, or the
+            calibrated linear model of the 2D when ``config.floor_plddt_calibration`` is set;
+            ``floor_plddt_logits``: the head's logits (computed either way, for its training loss).
         smooth_lddt_loss / floor_plddt_loss: further unweighted loss components.
     """
 
@@ -461,7 +465,11 @@ class SSRLMForStructurePrediction(SSRLMStructurePreTrainedModel):
             output.floor_positions = frames_to_atoms(Rigid(floor.rots.to(positions.dtype),
                                                            floor.trans.to(positions.dtype)), is_purine)
             output.floor_plddt_logits = self.floor_plddt_head(final_single)
-            output.floor_plddt = (torch.softmax(output.floor_plddt_logits, dim=-1) * centers).sum(-1)
+            if self.config.floor_plddt_calibration is None:
+                output.floor_plddt = (torch.softmax(output.floor_plddt_logits, dim=-1) * centers).sum(-1)
+            else:
+                features = calibration_features(ss_probabilities.to(plddt.dtype), ss_pairs, mask)
+                output.floor_plddt = calibrated_plddt(features, self.config.floor_plddt_calibration) * mask
         if coords is not None:
             self._add_losses(output, trajectory, is_purine, coords, atom_mask)
         return output

@@ -14,6 +14,10 @@ randomly initialised preset, or none); :func:`train_structure_model` fits it on 
   when the best validation lDDT is the untrained floor);
 * a ``training_summary.json`` next to the weights records the settings, the validation curve,
   the chosen step and the wall time.
+
+:func:`calibrate_floor_plddt` (``fold3d.py calibrate``) then fits the floor's calibrated confidence
+(:mod:`~modeling_ssrlm.fold3d.confidence`) on the training chains and scores it on the validation
+chains next to the floor pLDDT head.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .confidence import CALIBRATION_FEATURES, calibration_features, fit_calibration
 from .data import StructureDataset, collate_structures, load_chains
 from .features import compute_features_many, features_batch
 from .geometry import DEFAULT_HELIX_EXTENSION
@@ -213,3 +218,66 @@ def train_structure_model(data_dir: Path, output_dir: Path, settings: TrainSetti
     print(f"saved to {output_dir} ({trainable:,} trainable parameters; weights of step {summary['chosen_step']}; "
           f"{summary['wall_time_s']:.0f} s)")
     return summary
+
+
+def _floor_confidence_data(chains, features) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Per chain: calibration features ``(L, 4)`` and the floor's per-residue C4' lDDT ``(L,)``."""
+    inputs, targets = [], []
+    for chain, feature in zip(chains, features):
+        length = len(feature.sequence)
+        x = calibration_features(torch.from_numpy(feature.probabilities)[None].double(),
+                                 torch.from_numpy(feature.pairs)[None], torch.ones(1, length))[0]
+        reference, mask = chain.atom(_C4)
+        _, per_residue = lddt(feature.floor_translations, reference, mask, per_residue=True)
+        inputs.append(x.numpy())
+        targets.append(np.asarray(per_residue, np.float64))
+    return inputs, targets
+
+
+def calibrate_floor_plddt(model: SSRLMForStructurePrediction, data_dir: Path,
+                          feature_cache: str | None = None) -> dict:
+    """Fit ``model.config.floor_plddt_calibration`` on ``data_dir/train.npz``; score it on ``valid.npz``.
+
+    The floor is deterministic, so its lDDT on the training chains is not fitted to them, and four
+    coefficients cannot memorise chains. Returns the coefficients and, on the validation chains, the
+    Pearson r of mean floor pLDDT vs floor lDDT and the mean absolute error of the mean pLDDT, for the
+    floor pLDDT head (before) and the calibration (after); the model is changed in place.
+    """
+    config = model.config
+    if not (config.start_from_floor and config.use_secondary_structure):
+        raise ValueError("only a model that starts from the floor and reads the 2D can calibrate the floor's pLDDT")
+    train_chains = load_chains(Path(data_dir) / "train.npz")
+    valid_path = Path(data_dir) / "valid.npz"
+    valid_chains = load_chains(valid_path) if valid_path.is_file() else []
+    cache = feature_cache or str(Path(data_dir) / "features")
+
+    def features_of(chains):
+        return compute_features_many([c.sequence for c in chains], config.secondary_structure_source,
+                                     config.floor_steps, cache, config.floor_helix_extension)
+
+    train_features = features_of(train_chains)
+    coefficients = fit_calibration(*_floor_confidence_data(train_chains, train_features))
+    report = {"features": list(CALIBRATION_FEATURES), "coefficients": coefficients,
+              "train_chains": len(train_chains), "valid_chains": len(valid_chains)}
+    if valid_chains:
+        valid_features = features_of(valid_chains)
+        for label, value in (("head", None), ("calibrated", coefficients)):
+            config.floor_plddt_calibration = value
+            report[label] = _floor_confidence_scores(model, valid_chains, valid_features)
+    config.floor_plddt_calibration = coefficients
+    return report
+
+
+@torch.no_grad()
+def _floor_confidence_scores(model: SSRLMForStructurePrediction, chains, features) -> dict[str, float]:
+    """Pearson r of mean floor pLDDT vs floor lDDT over chains, and the mean absolute error of the means."""
+    model.eval()
+    plddt, floor = [], []
+    for chain, feature in zip(chains, features):
+        output = model(**{k: v.to(model.device) for k, v in features_batch([feature]).items()})
+        reference, mask = chain.atom(_C4)
+        floor.append(lddt(output.floor_positions[0, :, _C4_SLOT].float().cpu().numpy(), reference, mask))
+        plddt.append(float(output.floor_plddt[0].mean()))
+    plddt, floor = np.array(plddt), np.array(floor)
+    r = float(np.corrcoef(plddt, floor)[0, 1]) if len(floor) > 2 and np.ptp(plddt) > 0 else float("nan")
+    return {"pearson_r": r, "mean_absolute_error": float(np.abs(plddt - floor).mean())}
