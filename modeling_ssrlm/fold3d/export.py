@@ -37,7 +37,9 @@ def _confidence_lines(config, recipe: dict | None) -> list[str]:
     """What the floor's pLDDT is, with the calibration's validation figures when the recipe has them."""
     if config.floor_plddt_calibration is None:
         return ["", "Floor pLDDT: the floor pLDDT head (an MLP on the structure module's single representation)."]
-    terms = " + ".join(f"{value:.4f}·{name}" for name, value in zip(CALIBRATION_FEATURES, config.floor_plddt_calibration))
+    bias, *weights = config.floor_plddt_calibration
+    terms = f"{bias:.4f}" + "".join(f" {'−' if value < 0 else '+'} {abs(value):.4f}·{name}"
+                                    for name, value in zip(CALIBRATION_FEATURES[1:], weights))
     lines = ["", "Floor pLDDT: a calibrated linear model of the 2D, clipped to [0, 1] (`fold3d.py calibrate`, "
                  f"`modeling_ssrlm.fold3d.confidence`): per residue {terms}, where paired is the decoded state, "
                  "state_probability the 2D source's probability of it and log_length the log of the chain length."]

@@ -138,7 +138,10 @@ def test_calibrate_fits_the_floor_of_the_training_chains_and_reports_validation(
     assert recipe["weights"] == "after the last step" and recipe["floor_plddt_calibration"] == report
     card = (released / "README.md").read_text()
     assert "Floor pLDDT: a calibrated linear model of the 2D" in card
-    assert f"{report['coefficients'][0]:.4f}·bias" in card and "Fitted on the floor's per-residue C4' lDDT of 2 training" in card
+    bias, paired, state, log_length = report["coefficients"]
+    signs = ["−" if value < 0 else "+" for value in (paired, state, log_length)]
+    assert (f"{bias:.4f} {signs[0]} {abs(paired):.4f}·paired {signs[1]} {abs(state):.4f}·state_probability "
+            f"{signs[2]} {abs(log_length):.4f}·log_length") in card and "Fitted on the floor's per-residue C4' lDDT of 2 training" in card
 
 
 def test_calibrate_refuses_a_model_without_the_floor(data, tmp_path, capsys):  # noqa: F811
@@ -191,3 +194,23 @@ def test_calibration_benchmark_scores_each_confidence_against_a_direct_computati
     assert benchmark.main(["--model", str(tmp_path / "uncalibrated"), "--chains", chain_sets[0],
                            "--out", str(tmp_path / "x.json")]) == 2
     assert "has no floor_plddt_calibration" in capsys.readouterr().err
+
+
+def test_released_model_writes_the_calibrated_floor_plddt():
+    from modeling_ssrlm.fold3d.inference import default_model_dir, fold_sequence
+
+    folder = default_model_dir()
+    model = SSRLMForStructurePrediction.from_pretrained(folder)
+    config = model.config
+    recipe = json.loads((Path(folder) / "recipe.json").read_text())["floor_plddt_calibration"]
+    assert config.default_mode == "floor" and config.floor_plddt_calibration == pytest.approx(recipe["coefficients"])
+    assert recipe["calibrated"]["pearson_r"] > recipe["head"]["pearson_r"]  # why it replaced the head (validation)
+    sequence = "GGGCGCAAGCCUAUAGCAGGCGAAAGCCUGCUUUCC"
+    folded = fold_sequence(sequence, model, "floor")
+    features = compute_features(sequence, config.secondary_structure_source, config.floor_steps,
+                                config.floor_helix_extension)
+    x = calibration_features(torch.from_numpy(features.probabilities)[None].double(),
+                             torch.from_numpy(features.pairs)[None], torch.ones(1, len(sequence)))
+    expected = calibrated_plddt(x, config.floor_plddt_calibration)[0].numpy()
+    np.testing.assert_allclose(folded.plddt, expected, atol=1e-5)
+    assert 0.3 < folded.plddt.mean() < 0.8 and len(np.unique(folded.plddt.round(4))) > 2
