@@ -10,7 +10,9 @@ checks them with the readers of ``ssrlm predict`` (same rules, same messages), p
 record RNAplot's drawing coloured by model confidence (:mod:`.structure_drawing`), the probability map
 of ``ssrlm predict --plot``, the dot-bracket, and the ``dbn``, ``bpseq``, ``ct`` and ``json`` files of
 ``ssrlm predict --format`` (with the SVG and PNG) to download. A bad input is one message in the page,
-never a traceback. 3D models (``ssrlm fold3d``) are not on the page yet.
+never a traceback. A button builds the record's 3D model (what ``ssrlm fold3d`` writes with the shipped
+3D model, or ``$SSRLM_FOLD3D_MODEL``, in its default mode; up to :data:`MAX_3D_LENGTH` nt) and adds the
+PDB file, pLDDT in its B-factor column, to the downloads.
 
 Limits and safety: the server listens on 127.0.0.1 (this machine only) unless ``--host`` says otherwise.
 Gradio's analytics are off, no share link is made, and the page loads nothing from other hosts (it
@@ -64,6 +66,9 @@ MAX_RECORDS = 50
 MAX_INPUT_BYTES = 1_000_000
 #: Request folders older than this are removed when a new request comes in.
 REQUEST_FOLDER_LIFETIME_S = 3600
+#: Longest record the page builds a 3D model of: the floor takes about 8 s at 500 nt on one CPU thread
+#: and 40 s at 1,000 (its restraint optimisation is quadratic in length); ``ssrlm fold3d`` has no such limit.
+MAX_3D_LENGTH = 500
 BATCH_TOKENS = 8192
 
 #: The machine's own fonts: nothing to fetch, and the bundled Source Sans Pro lacks glyphs at weight 600.
@@ -109,8 +114,10 @@ class Predictor:
     ``workdir`` is the server's private folder; each request works in a folder of its own under it.
     """
 
-    def __init__(self, model, model_name: str, workdir: Path, max_length: int = SERVE_MAX_LENGTH):
+    def __init__(self, model, model_name: str, workdir: Path, max_length: int = SERVE_MAX_LENGTH,
+                 structure_model=None, structure_model_name: str | None = None):
         self.model, self.model_name, self.workdir, self.max_length = model, model_name, workdir, max_length
+        self.structure_model, self.structure_model_name = structure_model, structure_model_name
 
     def new_request_folder(self) -> Path:
         """A fresh folder for one request's files; folders of requests older than an hour are removed."""
@@ -196,6 +203,35 @@ class Predictor:
         return RecordResult(record, dot_bracket, drawing, figure, files, notes)
 
 
+    def fold3d(self, result: RecordResult) -> Path:
+        """Write the 3D model of ``result``'s record next to its other files, add it to them with a note
+        (mean pLDDT, what it was built from), and return its path; a second call returns the same file.
+
+        The structure model's default mode applies (the A-form floor without a model). Raises
+        :class:`InputError` for a record longer than :data:`MAX_3D_LENGTH`.
+        """
+        from ..fold3d.inference import write_predicted_structures
+
+        record, first = result.record, result.files[0]
+        pdb = first.with_suffix(".pdb")
+        if pdb in result.files:
+            return pdb
+        if len(record.sequence) > MAX_3D_LENGTH:
+            raise InputError(f"{record.id} is {len(record.sequence):,} nt: the page builds 3D models of up to "
+                             f"{MAX_3D_LENGTH} nt; `ssrlm fold3d` folds longer ones")
+        model = self.structure_model
+        mode = model.config.default_mode if model is not None else "floor"
+        source = model.config.secondary_structure_source if model is not None else "viennarna"
+        [(_, path, plddt)] = write_predicted_structures(model, [(record.id, record.sequence)], first.parent, mode,
+                                                        file_stem=lambda _: first.stem)
+        result.files.append(path)
+        built_by = f"`{self.structure_model_name}` in mode {mode}" if model is not None else "the A-form floor"
+        confidence = "no pLDDT without a 3D model" if model is None else f"mean pLDDT {100 * plddt:.1f}"
+        result.notes.append(f"3D model {path.name}: {built_by}, on the {source} secondary structure (which can "
+                            f"differ from the one shown here); {confidence}, per residue in the B-factor column")
+        return path
+
+
 def pasted_as_fasta(text: str) -> str:
     """Pasted text as FASTA: FASTA stays as it is; otherwise each non-blank line is one sequence,
     named ``seq1``, ``seq2``, ... as ``ssrlm predict`` names plain sequences given as arguments."""
@@ -235,13 +271,20 @@ def build_app(
     at it. Launch with ``app.launch(**launch_options())``. Raises :class:`InputError` for a model
     folder that does not load.
     """
+    from ..fold3d import SSRLMForStructurePrediction
+    from ..fold3d.inference import default_model_dir as default_structure_model_dir
     from ..modeling_ssrlm_pair import SSRLMForPairPrediction
 
     workdir = _private_folder()
     gr = _import_gradio()
     folder = Path(model_dir) if model_dir is not None else default_model_dir()
     model = load_model(SSRLMForPairPrediction, folder, _device(device), _pair_model_remedy())
-    predictor = Predictor(model, folder.name, workdir, max_length)
+    structure_folder = default_structure_model_dir()
+    structure_model = None if structure_folder is None else load_model(
+        SSRLMForStructurePrediction, structure_folder, _device(device),
+        "set SSRLM_FOLD3D_MODEL to a folder trained with `fold3d.py train`, or unset it for the shipped one")
+    predictor = Predictor(model, folder.name, workdir, max_length, structure_model,
+                          None if structure_folder is None else Path(structure_folder).name)
     with gr.Blocks(title="ssrlm: RNA secondary structure", analytics_enabled=False, delete_cache=(3600, 3600)) as app:
         _page(predictor)
     return app
@@ -322,6 +365,7 @@ def _page(predictor: Predictor) -> None:
                     elem_id="ssrlm-map", buttons=["download", "fullscreen"],
                 )  # fmt: skip
                 downloads = gr.File(label="Downloads", file_count="multiple", interactive=False, elem_id="ssrlm-downloads")
+                fold = gr.Button(f"3D model (PDB, up to {MAX_3D_LENGTH} nt)", size="sm", elem_id="ssrlm-fold3d")
     view = [dot_bracket, notes, drawing, figure, downloads]
 
     def predict(text, upload, progress=gr.Progress()):
@@ -335,8 +379,20 @@ def _page(predictor: Predictor) -> None:
         choices = [(f"{k + 1}. {result.record.id} ({len(result.record.sequence)} nt)", k) for k, result in enumerate(found)]
         return [_status(summary), found, gr.update(choices=choices, value=0), gr.update(visible=True)] + _show(found, 0)
 
+    def fold3d(found, index):
+        if not found or index is None:
+            return [_status("predict a record first", error=True), found] + _show(found, index)
+        started = time.monotonic()
+        try:
+            path = predictor.fold3d(found[index])
+        except InputError as error:
+            return [_status(str(error), error=True), found] + _show(found, index)
+        message = f"3D model {path.name} of {found[index].record.id} in {time.monotonic() - started:.1f} s"
+        return [_status(message), found] + _show(found, index)
+
     run.click(predict, [text, upload], [status, results, record, result_view] + view, concurrency_limit=1)
     record.input(_show, [results, record], view)
+    fold.click(fold3d, [results, record], [status, results] + view, concurrency_limit=1)
 
 
 def _predict_request(predictor: Predictor, text, upload, progress) -> list[RecordResult]:

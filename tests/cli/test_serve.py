@@ -8,6 +8,7 @@ import runpy
 import socket
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from modeling_ssrlm import SSRLMConfig
@@ -151,3 +152,55 @@ def test_serve_command_errors_are_one_line(capsys, tmp_path, model_dir, argv, me
     message = message.format(**values)
     err = capsys.readouterr().err
     assert code == 2 and message in err and err.count("\n") == 1
+
+
+@pytest.fixture(scope="module")
+def structure_model(tmp_path_factory):
+    from modeling_ssrlm.fold3d import SSRLMForStructurePrediction, SSRLMStructureConfig
+
+    encoder = SSRLMConfig(hidden_size=16, num_hidden_layers=1, num_attention_heads=2, intermediate_size=32)
+    config = SSRLMStructureConfig(
+        encoder_config=encoder.to_dict(), use_encoder=False, single_dim=16, pair_dim=8, outer_product_dim=4,
+        num_trunk_blocks=1, num_trunk_heads=2, num_ipa_heads=2, ipa_head_dim=4, ipa_query_points=2,
+        ipa_value_points=2, num_structure_iterations=2, floor_steps=30, default_mode="floor",
+        floor_plddt_calibration=[0.4, 0.2, 0.3, -0.05],
+    )  # fmt: skip
+    return SSRLMForStructurePrediction(config).eval()
+
+
+def test_a_record_gets_its_3d_model_next_to_its_files(predictor, structure_model, monkeypatch):
+    from modeling_ssrlm.fold3d.inference import fold_sequence
+    from modeling_ssrlm.fold3d.pdb_io import ATOM_INDEX, read_plddt, read_rna_chains, read_structure_text
+
+    predictor.structure_model, predictor.structure_model_name = structure_model, "tiny-3d"
+    record = Record("tRNA/x", "GCGGAUUUAGCUCAGUUGGGAGAGCGCCAG")
+    folder = predictor.new_request_folder()
+    console = serve._PageConsole()
+    result = predictor.predict(record, folder, FileNames(console), console)
+    path = predictor.fold3d(result)
+    assert path == folder / "tRNA_x.pdb" and result.files[-1] == path and len(result.files) == 7
+    [chain] = read_rna_chains(read_structure_text(path), path.name)
+    assert chain.sequence == record.sequence
+    expected = fold_sequence(record.sequence, structure_model, "floor")
+    np.testing.assert_allclose(read_plddt(path), expected.plddt, atol=0.01)  # B-factors: 2 decimals of 0-100
+    np.testing.assert_allclose(chain.atom("C4'")[0], expected.positions[:, ATOM_INDEX["C4'"]], atol=1e-3)
+    assert result.notes[-1].startswith("3D model tRNA_x.pdb: `tiny-3d` in mode floor, on the viennarna secondary")
+    assert f"mean pLDDT {100 * expected.plddt.mean():.1f}" in result.notes[-1]
+    assert predictor.fold3d(result) == path and len(result.files) == 7  # built once
+
+    monkeypatch.setattr(serve, "MAX_3D_LENGTH", 20)
+    longer = predictor.predict(Record("long", record.sequence), folder, FileNames(console), console)
+    with pytest.raises(InputError, match="long is 30 nt: the page builds 3D models of up to 20 nt"):
+        predictor.fold3d(longer)
+    assert not (folder / "long.pdb").exists()
+
+
+def test_without_a_3d_model_the_page_builds_the_floor(predictor):
+    from modeling_ssrlm.fold3d.pdb_io import read_plddt
+
+    record = Record("hairpin", "GGGGAAACCCCAUAUGGGGAAACCCC")
+    folder = predictor.new_request_folder()
+    console = serve._PageConsole()
+    result = predictor.predict(record, folder, FileNames(console), console)
+    path = predictor.fold3d(result)
+    assert np.all(read_plddt(path) == 0) and "the A-form floor" in result.notes[-1] and "no pLDDT" in result.notes[-1]

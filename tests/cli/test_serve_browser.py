@@ -23,6 +23,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from modeling_ssrlm.cli import default_model_dir, main
+from modeling_ssrlm.fold3d.pdb_io import read_plddt, read_rna_chains, read_structure_text
 from modeling_ssrlm.secondary_structure import parse_dot_bracket, read_ct
 
 CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
@@ -196,6 +197,18 @@ def test_page_predicts_draws_downloads_and_refuses_bad_input(server, browser, tm
     _css(browser, "#ssrlm-downloads a[download='tRNA-Phe_yeast.ct']").click()
     ct = _downloaded(tmp_path / "downloads", "tRNA-Phe_yeast.ct")
     assert read_ct(ct) == (TRNA, parse_dot_bracket(expected[2]))
+
+    before = _status_text(browser)
+    _css(browser, "#ssrlm-fold3d").click()
+    wait = WebDriverWait(browser, 60, ignored_exceptions=[StaleElementReferenceException])
+    status = wait.until(lambda d: (status := _status_text(d)) not in ("", before) and status)
+    assert status.startswith("3D model tRNA-Phe_yeast.pdb of tRNA-Phe_yeast in"), status
+    assert "mean pLDDT" in _css(browser, "#ssrlm-notes").text
+    WebDriverWait(browser, 10).until(lambda d: d.find_elements(By.CSS_SELECTOR, "#ssrlm-downloads a[download='tRNA-Phe_yeast.pdb']"))
+    _css(browser, "#ssrlm-downloads a[download='tRNA-Phe_yeast.pdb']").click()
+    pdb = _downloaded(tmp_path / "downloads", "tRNA-Phe_yeast.pdb")
+    [chain] = read_rna_chains(read_structure_text(pdb), pdb.name)
+    assert chain.sequence == TRNA and 0 < read_plddt(pdb).mean() < 1  # the shipped 3D model's pLDDT
 
     screenshot = tmp_path / "serve-screenshot.png"
     _full_page_screenshot(browser, screenshot)
