@@ -66,8 +66,8 @@ MAX_RECORDS = 50
 MAX_INPUT_BYTES = 1_000_000
 #: Request folders older than this are removed when a new request comes in.
 REQUEST_FOLDER_LIFETIME_S = 3600
-#: Longest record the page builds a 3D model of: the floor takes about 8 s at 500 nt on one CPU thread
-#: and 40 s at 1,000 (its restraint optimisation is quadratic in length); ``ssrlm fold3d`` has no such limit.
+#: Longest record the page builds a 3D model of: one prediction takes about 8 s at 500 nt on one CPU
+#: thread and 48 s at 1,000 (``benchmarks/bench_fold3d_length.py``); ``ssrlm fold3d`` has no such limit.
 MAX_3D_LENGTH = 500
 BATCH_TOKENS = 8192
 

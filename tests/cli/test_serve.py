@@ -204,3 +204,16 @@ def test_without_a_3d_model_the_page_builds_the_floor(predictor):
     result = predictor.predict(record, folder, FileNames(console), console)
     path = predictor.fold3d(result)
     assert np.all(read_plddt(path) == 0) and "the A-form floor" in result.notes[-1] and "no pLDDT" in result.notes[-1]
+
+
+def test_length_benchmark_times_each_mode_at_each_length(structure_model, tmp_path):
+    from script_loader import load_script
+
+    structure_model.save_pretrained(tmp_path / "model")
+    out = tmp_path / "timing.json"
+    benchmark = load_script("benchmarks/bench_fold3d_length.py")
+    assert benchmark.main(["--model", str(tmp_path / "model"), "--lengths", "12", "20", "--out", str(out)]) == 0
+    result = json.loads(out.read_text())
+    assert list(result["seconds"]) == ["12", "20"]
+    assert all(set(times) == {"floor", "network"} and min(times.values()) > 0 for times in result["seconds"].values())
+    assert "| 20 |" in out.with_suffix(".md").read_text()
