@@ -5,8 +5,8 @@ For one model folder with ``floor_plddt_calibration`` (``fold3d.py calibrate``) 
 sets, one forward pass per whole chain gives the three confidences at once: the calibrated linear
 model of the 2D (``output.floor_plddt``), the floor pLDDT head's expectation (from
 ``output.floor_plddt_logits``, what the floor's pLDDT was before calibration) and the network pLDDT
-head (``output.plddt``). Scores per set: Pearson r of the chain means against the floor's (or the
-network's) C4' lDDT, and the mean absolute error of the means.
+head (``output.plddt``) (``modeling_ssrlm.fold3d.training.confidence_rows``). Scores per set: Pearson r
+of the chain means against the floor's (or the network's) C4' lDDT, and the mean absolute error of the means.
 
 Example::
 
@@ -21,56 +21,16 @@ import json
 import sys
 from pathlib import Path
 
-import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 #: ``(row label, confidence key, lDDT key)`` of the report.
 ROWS = (
-    ("floor pLDDT, calibrated linear model of the 2D (`floor_plddt_calibration`)", "calibrated", "floor_lddt"),
+    ("floor pLDDT, calibrated linear model of the 2D (`floor_plddt_calibration`)", "floor_plddt", "floor_lddt"),
     ("floor pLDDT head (the floor's pLDDT before calibration)", "floor_head", "floor_lddt"),
     ("network pLDDT head, against the network's lDDT", "network_head", "network_lddt"),
 )
-
-
-def chain_rows(model, chains, features) -> list[dict]:
-    """Per chain: floor / network C4' lDDT and the mean of each confidence."""
-    import torch
-
-    from modeling_ssrlm.fold3d.features import features_batch
-    from modeling_ssrlm.fold3d.lddt import lddt
-    from modeling_ssrlm.fold3d.losses import plddt_bin_centers
-    from modeling_ssrlm.fold3d.residue_constants import ATOM_INDEX
-
-    slot = ATOM_INDEX["C4'"]
-    rows = []
-    model.eval()
-    centers = plddt_bin_centers(model.config.num_plddt_bins)
-    with torch.no_grad():
-        for chain, feature in zip(chains, features):
-            output = model(**features_batch([feature]))
-            reference, mask = chain.atom("C4'")
-            floor_head = (torch.softmax(output.floor_plddt_logits[0], dim=-1) * centers).sum(-1)
-            rows.append({
-                "target": chain.name, "length": len(chain.sequence),
-                "floor_lddt": lddt(output.floor_positions[0, :, slot].numpy(), reference, mask),
-                "network_lddt": lddt(output.positions[0, :, slot].numpy(), reference, mask),
-                "calibrated": float(output.floor_plddt[0].mean()),
-                "floor_head": float(floor_head.mean()),
-                "network_head": float(output.plddt[0].mean()),
-            })
-    return rows
-
-
-def summarise(rows: list[dict]) -> dict:
-    summary = {}
-    for _, confidence, target in ROWS:
-        x, y = np.array([r[confidence] for r in rows]), np.array([r[target] for r in rows])
-        r = float(np.corrcoef(x, y)[0, 1]) if len(rows) > 2 and np.ptp(x) > 0 and np.ptp(y) > 0 else float("nan")
-        summary[confidence] = {"pearson_r": r, "mean_absolute_error": float(np.abs(x - y).mean()),
-                               "mean_plddt": float(x.mean()), "mean_lddt": float(y.mean())}
-    return summary
 
 
 def report_lines(name: str, rows: list[dict], summary: dict) -> list[str]:
@@ -97,6 +57,7 @@ def main(argv: list[str] | None = None) -> int:
     from modeling_ssrlm.fold3d import SSRLMForStructurePrediction
     from modeling_ssrlm.fold3d.data import load_chains
     from modeling_ssrlm.fold3d.features import compute_features_many
+    from modeling_ssrlm.fold3d.training import confidence_rows, confidence_scores
 
     torch.set_num_threads(args.threads)
     model = SSRLMForStructurePrediction.from_pretrained(args.model)
@@ -112,8 +73,8 @@ def main(argv: list[str] | None = None) -> int:
         chains = load_chains(path)
         features = compute_features_many([c.sequence for c in chains], config.secondary_structure_source,
                                          config.floor_steps, args.feature_cache, config.floor_helix_extension)
-        rows = chain_rows(model, chains, features)
-        summary = summarise(rows)
+        rows = confidence_rows(model, chains, features)
+        summary = {confidence: confidence_scores(rows, confidence, target) for _, confidence, target in ROWS}
         result["sets"][str(path)] = {"summary": summary, "per_chain": rows}
         lines += report_lines(str(path), rows, summary)
         print("\n".join(report_lines(str(path), rows, summary)), flush=True)

@@ -36,6 +36,7 @@ from .data import StructureDataset, collate_structures, load_chains
 from .features import compute_features_many, features_batch
 from .geometry import DEFAULT_HELIX_EXTENSION
 from .lddt import lddt
+from .losses import plddt_bin_centers
 from .modeling_fold3d import SSRLMForStructurePrediction
 from .residue_constants import ATOM_INDEX
 
@@ -257,27 +258,44 @@ def calibrate_floor_plddt(model: SSRLMForStructurePrediction, data_dir: Path,
 
     train_features = features_of(train_chains)
     coefficients = fit_calibration(*_floor_confidence_data(train_chains, train_features))
+    config.floor_plddt_calibration = coefficients
     report = {"features": list(CALIBRATION_FEATURES), "coefficients": coefficients,
               "train_chains": len(train_chains), "valid_chains": len(valid_chains)}
     if valid_chains:
-        valid_features = features_of(valid_chains)
-        for label, value in (("head", None), ("calibrated", coefficients)):
-            config.floor_plddt_calibration = value
-            report[label] = _floor_confidence_scores(model, valid_chains, valid_features)
-    config.floor_plddt_calibration = coefficients
+        rows = confidence_rows(model, valid_chains, features_of(valid_chains))
+        for label, confidence in (("head", "floor_head"), ("calibrated", "floor_plddt")):
+            scores = confidence_scores(rows, confidence, "floor_lddt")
+            report[label] = {key: scores[key] for key in ("pearson_r", "mean_absolute_error")}
     return report
 
 
 @torch.no_grad()
-def _floor_confidence_scores(model: SSRLMForStructurePrediction, chains, features) -> dict[str, float]:
-    """Pearson r of mean floor pLDDT vs floor lDDT over chains, and the mean absolute error of the means."""
+def confidence_rows(model: SSRLMForStructurePrediction, chains, features) -> list[dict]:
+    """One forward pass per whole chain: floor and network C4' lDDT and the chain means of every confidence —
+    ``floor_plddt`` (the model's floor pLDDT: calibrated when the config has a calibration), ``floor_head``
+    (the floor pLDDT head's expectation) and ``network_head`` (the network's pLDDT)."""
     model.eval()
-    plddt, floor = [], []
+    centers = plddt_bin_centers(model.config.num_plddt_bins, device=model.device)
+    rows = []
     for chain, feature in zip(chains, features):
         output = model(**{k: v.to(model.device) for k, v in features_batch([feature]).items()})
         reference, mask = chain.atom(_C4)
-        floor.append(lddt(output.floor_positions[0, :, _C4_SLOT].float().cpu().numpy(), reference, mask))
-        plddt.append(float(output.floor_plddt[0].mean()))
-    plddt, floor = np.array(plddt), np.array(floor)
-    r = float(np.corrcoef(plddt, floor)[0, 1]) if len(floor) > 2 and np.ptp(plddt) > 0 else float("nan")
-    return {"pearson_r": r, "mean_absolute_error": float(np.abs(plddt - floor).mean())}
+        floor_head = (torch.softmax(output.floor_plddt_logits[0], dim=-1) * centers).sum(-1)
+        rows.append({
+            "target": chain.name, "length": len(chain.sequence),
+            "floor_lddt": lddt(output.floor_positions[0, :, _C4_SLOT].float().cpu().numpy(), reference, mask),
+            "network_lddt": lddt(output.positions[0, :, _C4_SLOT].float().cpu().numpy(), reference, mask),
+            "floor_plddt": float(output.floor_plddt[0].mean()),
+            "floor_head": float(floor_head.mean()),
+            "network_head": float(output.plddt[0].mean()),
+        })
+    return rows
+
+
+def confidence_scores(rows: list[dict], confidence: str, target: str) -> dict[str, float]:
+    """Pearson r of the chain means ``rows[confidence]`` vs ``rows[target]`` (NaN for fewer than three chains
+    or a constant side), the mean absolute error of the means, and both means."""
+    x, y = np.array([r[confidence] for r in rows]), np.array([r[target] for r in rows])
+    r = float(np.corrcoef(x, y)[0, 1]) if len(rows) > 2 and np.ptp(x) > 0 and np.ptp(y) > 0 else float("nan")
+    return {"pearson_r": r, "mean_absolute_error": float(np.abs(x - y).mean()),
+            "mean_plddt": float(x.mean()), "mean_lddt": float(y.mean())}

@@ -184,10 +184,10 @@ def test_calibration_benchmark_scores_each_confidence_against_a_direct_computati
         means["floor_head"].append(float(head.mean()))
         means["floor_lddt"].append(lddt(feature.floor_translations, *chain.atom("C4'")))
     for row, expected in zip(train["per_chain"], zip(*means.values())):
-        assert (row["calibrated"], row["floor_head"], row["floor_lddt"]) == pytest.approx(expected, abs=1e-6)
-    assert train["summary"]["calibrated"]["mean_absolute_error"] == pytest.approx(
+        assert (row["floor_plddt"], row["floor_head"], row["floor_lddt"]) == pytest.approx(expected, abs=1e-6)
+    assert train["summary"]["floor_plddt"]["mean_absolute_error"] == pytest.approx(
         np.mean(np.abs(np.array(means["calibrated"]) - means["floor_lddt"])))
-    assert np.isnan(train["summary"]["calibrated"]["pearson_r"])  # two chains: no correlation claimed
+    assert np.isnan(train["summary"]["floor_plddt"]["pearson_r"])  # two chains: no correlation claimed
     assert "| floor pLDDT, calibrated linear model" in out.with_suffix(".md").read_text()
 
     SSRLMForStructurePrediction(floor_config()).save_pretrained(tmp_path / "uncalibrated")
