@@ -7,10 +7,12 @@
     cat seqs.fa | ssrlm predict --format ct --out ct/ # stdin, one file per record
     ssrlm embed examples/example.fa --out emb.npz     # per-sequence and per-token embeddings
     ssrlm fold3d examples/example.fa --model runs/fold3d/model --out pdb/   # 3D, a model from fold3d.py
+    ssrlm predict examples/example.fa | ssrlm fold3d - --input-2d --out pdb/  # 3D on the pair model's 2D
 
 Input is FASTA (plain or gzip; UTF-8, UTF-16 or Windows-1252), read from files, from standard input
-(``-`` or a pipe), or given as plain sequences on the command line. Records are checked one by one
-and each is written as soon as it is predicted.
+(``-`` or a pipe), or given as plain sequences on the command line; ``ssrlm fold3d --input-2d`` reads
+FASTA-style dot-bracket files instead. Records are checked one by one and each is written as soon as
+it is predicted.
 
 Error contract (README, "The ssrlm command"): exit 0 when every record was written; exit 2 with one
 line ``ssrlm <command>: error: ...`` on stderr for anything the user can fix (a bad record or file,
@@ -86,28 +88,36 @@ class Console:
 class Record:
     id: str
     sequence: str
+    #: Base pairs given with the record (dot-bracket input, ``read_records(..., structures=True)``); else None.
+    pairs: list[tuple[int, int]] | None = None
 
 
 # --------------------------------------------------------------------------- input
 
 
-def read_records(inputs: list[str], max_length: int, skip: Callable[[str], None] | None = None) -> Iterator[Record]:
+def read_records(inputs: list[str], max_length: int, skip: Callable[[str], None] | None = None,
+                 structures: bool = False) -> Iterator[Record]:
     """Yield validated, normalised records from files, ``-``/stdin or plain sequence arguments.
 
-    A bad record (illegal character, empty, longer than ``max_length``) raises :class:`InputError`,
-    or, when ``skip`` is given, is passed to it as a message and left out. A file that cannot be
-    read or is not FASTA always raises.
+    With ``structures``, inputs are FASTA-style dot-bracket files (``>id``, sequence, structure) and
+    each record carries its base pairs. A bad record (illegal character, empty, longer than
+    ``max_length``, a structure with an unmatched bracket) raises :class:`InputError`, or, when
+    ``skip`` is given, is passed to it as a message and left out. A file that cannot be read or is
+    not in the expected format always raises.
     """
     from ..io.sequences import SequenceFormatError
 
     count = skipped = 0
     for source in inputs or ["-"]:
         try:
-            for identifier, sequence in _raw_records(source, first_number=count + skipped + 1):
+            for identifier, sequence, structure in _raw_records(source, count + skipped + 1, structures):
                 problem, normalized = _check_record(sequence, max_length)
+                pairs = None
+                if problem is None and structure is not None:
+                    problem, pairs = _check_structure(structure)
                 if problem is None:
                     count += 1
-                    yield Record(identifier, normalized)
+                    yield Record(identifier, normalized, pairs)
                     continue
                 message = f"record {identifier!r}: {problem}"
                 if skip is None:
@@ -115,7 +125,8 @@ def read_records(inputs: list[str], max_length: int, skip: Callable[[str], None]
                 skip(message)
                 skipped += 1
         except SequenceFormatError as error:
-            raise InputError(f"{_source_name(source)} is not valid FASTA: {error}") from None
+            expected = "a valid dot-bracket file (>id, sequence, structure)" if structures else "valid FASTA"
+            raise InputError(f"{_source_name(source)} is not {expected}: {error}") from None
         except OSError as error:
             raise InputError(f"cannot read {_source_name(source)}: {error.strerror or error}") from None
     if count == 0:
@@ -126,21 +137,40 @@ def _source_name(source: str) -> str:
     return "standard input" if source == "-" else source
 
 
-def _raw_records(source: str, first_number: int) -> Iterator[tuple[str, str]]:
-    """``(id, sequence)`` pairs of one input: a FASTA file, ``-`` (stdin), or a plain sequence (``seqN``)."""
-    from ..io.sequences import read_fasta
+def _raw_records(source: str, first_number: int, structures: bool = False) -> Iterator[tuple[str, str, str | None]]:
+    """``(id, sequence, structure)`` of one input: a FASTA file, ``-`` (stdin), or a plain sequence
+    (``seqN``); with ``structures`` a dot-bracket file or stdin, else the structure is None."""
+    from ..io.sequences import read_dbn, read_fasta
 
+    kind = "dot-bracket" if structures else "FASTA"
     if source != "-" and not os.path.exists(source) and _SEQUENCE_ARGUMENT.match(source):
-        return iter([(f"seq{first_number}", source)])
+        if structures:
+            raise InputError(f"{source[:20]}: a plain sequence has no structure; give a dot-bracket file")
+        return iter([(f"seq{first_number}", source, None)])
     if source == "-":
         if sys.stdin is None or sys.stdin.isatty():
-            raise InputError("no input: give a FASTA file, a sequence, or pipe FASTA into standard input")
-        return ((record.id, record.sequence) for record in read_fasta(sys.stdin.buffer))
-    if os.path.isdir(source):
-        raise InputError(f"{source} is a folder, not a FASTA file")
-    if not os.path.isfile(source):
-        raise InputError(f"{source}: no such file (and not a nucleotide sequence)")
-    return ((record.id, record.sequence) for record in read_fasta(source))
+            raise InputError(f"no input: give a {kind} file{'' if structures else ', a sequence'}, "
+                             f"or pipe {kind} into standard input")
+        stream = sys.stdin.buffer
+    elif os.path.isdir(source):
+        raise InputError(f"{source} is a folder, not a {kind} file")
+    elif not os.path.isfile(source):
+        raise InputError(f"{source}: no such file{'' if structures else ' (and not a nucleotide sequence)'}")
+    else:
+        stream = source
+    if structures:
+        return ((record.id, record.sequence, record.structure) for record in read_dbn(stream))
+    return ((record.id, record.sequence, None) for record in read_fasta(stream))
+
+
+def _check_structure(structure: str) -> tuple[str | None, list[tuple[int, int]] | None]:
+    """``(problem, pairs)`` of a dot-bracket line; ``problem`` is None for a structure the 3D model can build on."""
+    from ..secondary_structure import StructureError, parse_dot_bracket
+
+    try:
+        return None, parse_dot_bracket(structure)
+    except StructureError as error:
+        return f"structure: {error}", None
 
 
 def _check_record(sequence: str, max_length: int) -> tuple[str | None, str]:
@@ -629,6 +659,7 @@ def _write_embeddings(out: Path, ids, sequences, pooled, per_token) -> None:
 def command_fold3d(args: argparse.Namespace, console: Console) -> None:
     from ..fold3d import SSRLMForStructurePrediction
     from ..fold3d.inference import default_model_dir, write_predicted_structures
+    from ..fold3d.secondary import KnownStructureSource
 
     model_dir = args.model if args.model is not None else default_model_dir()
     if model_dir is None and args.mode != "floor":
@@ -642,8 +673,12 @@ def command_fold3d(args: argparse.Namespace, console: Console) -> None:
     mode = args.mode or model.config.default_mode
     names = FileNames(console)
     progress = _progress()
-    records = ((record.id, record.sequence) for record in read_records(args.inputs, args.max_length, _skipper(args, console)))
-    for identifier, path, plddt in write_predicted_structures(model, records, args.out, mode, file_stem=names.stem):
+    for record in read_records(args.inputs, args.max_length, _skipper(args, console), structures=args.input_2d):
+        # --input-2d: the record's own structure replaces the model's 2D source (pairs and probabilities)
+        source = KnownStructureSource({record.sequence: record.pairs}, name="input") if args.input_2d else None
+        [(identifier, path, plddt)] = write_predicted_structures(
+            model, [(record.id, record.sequence)], args.out, mode, source, file_stem=names.stem
+        )
         write_stdout(f"{identifier}\tmean pLDDT {100 * plddt:.1f}\t{path}\n")
         console.written += 1
         progress.update(1)
@@ -739,6 +774,11 @@ def build_parser() -> argparse.ArgumentParser:
     fold3d.add_argument("--mode", choices=("network", "floor"), default=None,
                         help="network: the structure module's output; floor: the A-form floor on the 2D it starts "
                              "from (default: the model's default_mode)")
+    fold3d.add_argument(
+        "--input-2d", action="store_true",
+        help="inputs are dot-bracket files (>id, sequence, structure: what RNAfold or `ssrlm predict` writes); "
+        "build each model on its own structure instead of the model's 2D source",
+    )  # fmt: skip
     fold3d.set_defaults(handler=command_fold3d)
 
     serve = commands.add_parser("serve", help="a web page that predicts secondary structures (Gradio)")

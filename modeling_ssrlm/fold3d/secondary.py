@@ -13,6 +13,9 @@ Sources here:
   inside the call, so importing this module needs no ViennaRNA.
 * :class:`PairModelSource` (``"pair-model:<folder>"``): an SSR-LM pair model
   (``SSRLMForPairPrediction``) predicts the probabilities, its own decoder the pairs.
+* :class:`KnownStructureSource` (``"dot-bracket:<file>"``): structures known beforehand (comparative
+  analysis, a database entry, another predictor's output), looked up by sequence; ``ssrlm fold3d
+  --input-2d`` builds one per record.
 
 :func:`get_source` turns a name (stored in the 3D model's config as ``secondary_structure_source``)
 into a source; :func:`register_source` adds a factory, so a new 2D predictor plugs in without any
@@ -22,13 +25,16 @@ it was trained with (its config names it), because the floor and the 2D channels
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
 import numpy as np
 
+from ..tokenization_ssrlm import to_rna
+
 __all__ = [
+    "KnownStructureSource",
     "PairModelSource",
     "SecondaryStructure",
     "SecondaryStructureSource",
@@ -136,9 +142,58 @@ class PairModelSource:
         return f"PairModelSource({self.folder!r})"
 
 
+class KnownStructureSource:
+    """Secondary structures given with the sequences: the pairs as given, and the pairs as probabilities.
+
+    A given structure is taken as certain: the probability channel is its 0/1 pair matrix, so the
+    calibrated floor pLDDT (:mod:`.confidence`) reads every residue's state with probability 1. Beside
+    ViennaRNA's probabilities (which would disagree wherever the given 2D does) this was the better
+    calibrated choice on the chains with a native 2D (``benchmarks/given_2d.py``).
+
+    Args:
+        structures: sequence (``T`` or ``U``, any case) → base pairs ``(i, j)``, 0-based; each residue
+            in at most one pair.
+        name: the source's name in caches and reports.
+    """
+
+    def __init__(self, structures: Mapping[str, Sequence[tuple[int, int]]], name: str = "known") -> None:
+        self.name = name
+        self.structures = {to_rna(sequence): [tuple(pair) for pair in pairs] for sequence, pairs in structures.items()}
+
+    @classmethod
+    def from_file(cls, path: str) -> KnownStructureSource:
+        """The structures of a FASTA-style dot-bracket file (plain or gzip); where a sequence repeats,
+        its first structure is kept. Raises ``ValueError`` for an unreadable file or a bad structure."""
+        from ..io.sequences import SequenceFormatError, read_dbn
+        from ..secondary_structure import StructureError, parse_dot_bracket
+
+        if not path:
+            raise ValueError("the dot-bracket source needs a file: 'dot-bracket:<path>'")
+        structures: dict[str, list[tuple[int, int]]] = {}
+        try:
+            for record in read_dbn(path):
+                try:
+                    structures.setdefault(to_rna(record.sequence), parse_dot_bracket(record.structure))
+                except StructureError as error:
+                    raise ValueError(f"{path}: record {record.id!r}: {error}") from None
+        except (OSError, SequenceFormatError) as error:
+            raise ValueError(f"cannot read dot-bracket structures from {path}: {error}") from None
+        return cls(structures, name=f"dot-bracket:{path}")
+
+    def __call__(self, sequence: str) -> SecondaryStructure:
+        pairs = self.structures.get(to_rna(sequence))
+        if pairs is None:
+            raise ValueError(f"no known structure for the {len(sequence)}-nt sequence {sequence[:20]}... ({self.name})")
+        return SecondaryStructure(pairs_matrix(pairs, len(sequence)), pairs)
+
+    def __repr__(self) -> str:
+        return f"KnownStructureSource({len(self.structures)} structures, name={self.name!r})"
+
+
 _FACTORIES: dict[str, Callable[[str], SecondaryStructureSource]] = {
     "viennarna": lambda argument: ViennaRNASource(),
     "pair-model": PairModelSource,
+    "dot-bracket": KnownStructureSource.from_file,
 }
 
 
@@ -153,7 +208,8 @@ def available_sources() -> list[str]:
 
 
 def get_source(name: str | SecondaryStructureSource) -> SecondaryStructureSource:
-    """A source from its name (``"viennarna"``, ``"pair-model:/path/to/folder"``); sources pass through."""
+    """A source from its name (``"viennarna"``, ``"pair-model:/path/to/folder"``, ``"dot-bracket:/path/to/file"``);
+    sources pass through."""
     if not isinstance(name, str):
         return name
     prefix, _, argument = name.partition(":")

@@ -286,8 +286,8 @@ def read_stockholm_alignments(path: PathLike) -> Iterator[StockholmAlignment]:
     yield from _parse_sources(path, _parse_stockholm_alignments)
 
 
-def read_dbn(path: PathLike) -> Iterator[DotBracketRecord]:
-    """Yield the records of a FASTA-style dot-bracket file (``>id`` / sequence / structure)."""
+def read_dbn(path: PathLike | IO[bytes]) -> Iterator[DotBracketRecord]:
+    """Yield the records of a FASTA-style dot-bracket file or binary stream (``>id`` / sequence / structure)."""
     with _text_lines(path, _source_name(path)) as handle:
         yield from _parse_dbn(handle, _source_name(path))
 
