@@ -675,7 +675,10 @@ def command_fold3d(args: argparse.Namespace, console: Console) -> None:
     progress = _progress()
     for record in read_records(args.inputs, args.max_length, _skipper(args, console), structures=args.input_2d):
         # --input-2d: the record's own structure replaces the model's 2D source (pairs and probabilities)
-        source = KnownStructureSource({record.sequence: record.pairs}, name="input") if args.input_2d else None
+        source = None
+        if args.input_2d:
+            _note_tight_pairs(record, console)
+            source = KnownStructureSource({record.sequence: record.pairs}, name="input")
         [(identifier, path, plddt)] = write_predicted_structures(
             model, [(record.id, record.sequence)], args.out, mode, source, file_stem=names.stem
         )
@@ -683,6 +686,16 @@ def command_fold3d(args: argparse.Namespace, console: Console) -> None:
         console.written += 1
         progress.update(1)
     progress.close()
+
+
+def _note_tight_pairs(record: Record, console: Console) -> None:
+    """Note given pairs that enclose fewer than 3 bases: no hairpin closes that tight, and an ideal helix
+    cannot hold them (the model is built as given, with a broken chain there)."""
+    tight = [(i, j) for i, j in record.pairs if j - i < 4]
+    if tight:
+        i, j = tight[0]
+        console.note(f"record {record.id!r}: {len(tight)} given pair(s) enclose fewer than 3 bases (first: "
+                     f"{i + 1}-{j + 1}, 1-based); built as given, the chain is broken there")
 
 
 def command_serve(args: argparse.Namespace, console: Console) -> None:

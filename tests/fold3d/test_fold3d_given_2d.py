@@ -24,15 +24,16 @@ from test_fold3d_cli import data  # noqa: E402,F401  (the module-scoped chain se
 from test_fold3d_floor import HAIRPINS, PAIRS, floor_config  # noqa: E402
 
 COEFFICIENTS = [0.4, 0.2, 0.3, -0.05]
-HAIRPINS_DBN = format_dot_bracket(PAIRS, len(HAIRPINS))[0]
+GIVEN = [pair for pair in PAIRS if pair != (19, 22)]  # every hairpin loop of at least 3 bases
+HAIRPINS_DBN = format_dot_bracket(GIVEN, len(HAIRPINS))[0]
 
 
 def test_known_source_takes_the_pairs_as_given_and_as_probabilities():
-    source = KnownStructureSource({HAIRPINS.lower().replace("u", "t"): PAIRS})  # looked up in RNA spelling
+    source = KnownStructureSource({HAIRPINS.lower().replace("u", "t"): GIVEN})  # looked up in RNA spelling
     structure = source(HAIRPINS)
-    assert structure.pairs == PAIRS
-    np.testing.assert_array_equal(structure.probabilities, pairs_matrix(PAIRS, len(HAIRPINS)))
-    assert source(HAIRPINS.replace("U", "T")).pairs == PAIRS
+    assert structure.pairs == GIVEN
+    np.testing.assert_array_equal(structure.probabilities, pairs_matrix(GIVEN, len(HAIRPINS)))
+    assert source(HAIRPINS.replace("U", "T")).pairs == GIVEN
     with pytest.raises(ValueError, match="no known structure for the 5-nt sequence GGGAA"):
         source("GGGAA")
 
@@ -43,7 +44,7 @@ def test_dot_bracket_source_reads_a_file_and_keeps_the_first_structure_of_a_sequ
         handle.write(f">one\n{HAIRPINS}\n{HAIRPINS_DBN}\n>again\n{HAIRPINS}\n{'.' * len(HAIRPINS)}\n"
                      ">pseudoknot\nGGGAAAGGGAAACCCAAACCC\n(((...[[[...)))...]]]\n")
     source = get_source(f"dot-bracket:{path}")
-    assert source.name == f"dot-bracket:{path}" and source(HAIRPINS).pairs == PAIRS
+    assert source.name == f"dot-bracket:{path}" and source(HAIRPINS).pairs == GIVEN
     assert source("GGGAAAGGGAAACCCAAACCC").pairs == [(0, 14), (1, 13), (2, 12), (6, 20), (7, 19), (8, 18)]
 
 
@@ -81,11 +82,11 @@ def test_input_2d_builds_each_record_on_its_own_structure(capsys, floor_model, t
     # the same sequence twice: each record gets its own structure, not the first one's or ViennaRNA's
     dbn.write_text(f">hairpins\n{HAIRPINS}\n{HAIRPINS_DBN}\n>open\n{HAIRPINS}\n{'.' * len(HAIRPINS)}\n")
     code, out, err = run(capsys, "fold3d", str(dbn), "--input-2d", "--model", str(floor_model), "--out", str(tmp_path / "pdb"))
-    assert code == 0, err
+    assert code == 0 and err == "", err
     assert [line.split("\t")[0] for line in out.splitlines()] == ["hairpins", "open"]
     config = SSRLMForStructurePrediction.config_class.from_pretrained(floor_model)
     a, b, c, d = COEFFICIENTS
-    for name, pairs in (("hairpins", PAIRS), ("open", [])):
+    for name, pairs in (("hairpins", GIVEN), ("open", [])):
         path = tmp_path / "pdb" / f"{name}.pdb"
         [chain] = read_rna_chains(path.read_text(), path.name)
         expected = floor_frames(HAIRPINS, pairs, config.floor_steps, config.floor_helix_extension).trans.numpy()
@@ -101,6 +102,15 @@ def test_input_2d_reads_standard_input(capsys, floor_model, tmp_path, monkeypatc
     code, out, err = run(capsys, "fold3d", "-", "--input-2d", "--model", str(floor_model), "--out", str(tmp_path / "pdb"))
     assert code == 0, err
     assert out.startswith("hairpins\tmean pLDDT") and (tmp_path / "pdb" / "hairpins.pdb").is_file()
+
+
+def test_input_2d_notes_pairs_no_helix_can_hold(capsys, floor_model, tmp_path):
+    (tmp_path / "tight.dbn").write_text(">tight\nGGGAAAAACCC\n((.)).(.)..\n")  # (1,3) and (6,8) enclose one base
+    code, out, err = run(capsys, "fold3d", str(tmp_path / "tight.dbn"), "--input-2d", "--model", str(floor_model),
+                         "--out", str(tmp_path / "pdb"))
+    assert code == 0 and out.startswith("tight\t")
+    assert err.splitlines() == ["ssrlm fold3d: note: record 'tight': 2 given pair(s) enclose fewer than 3 bases "
+                                "(first: 2-4, 1-based); built as given, the chain is broken there"]
 
 
 def test_input_2d_refuses_bad_inputs_in_one_line_and_keeps_what_was_written(capsys, floor_model, tmp_path):
