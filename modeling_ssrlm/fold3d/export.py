@@ -83,6 +83,7 @@ def model_card(config, recipe: dict | None, evaluation: dict | None) -> str:
         "```bash",
         "ssrlm fold3d examples/example.fa --out pdb/                 # this folder is the default model",
         "ssrlm fold3d examples/example.fa --mode floor --out floor/  # the floor, with the floor's pLDDT",
+        "ssrlm fold3d structures.dbn --input-2d --out pdb/           # on your own dot-bracket structures",
         "```",
         "",
         "```python",
