@@ -55,10 +55,11 @@ def chain_set_rows(model, chains, given, feature_cache: Path | None) -> list[dic
     from modeling_ssrlm.fold3d.features import compute_features_many
     from modeling_ssrlm.fold3d.secondary import get_source
     from modeling_ssrlm.fold3d.training import confidence_rows
+    from modeling_ssrlm.tokenization_ssrlm import to_rna
 
     config = model.config
     source = get_source(config.secondary_structure_source)
-    known = [c for c in chains if c.sequence.upper().replace("T", "U") in given.structures]
+    known = [c for c in chains if to_rna(c.sequence) in given.structures]
     ways = {"source": source, "given": given, WAYS[2]: _GivenPairsSourceProbabilities(given, source)}
     per_way = {}
     for way, way_source in ways.items():
