@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -34,19 +35,6 @@ sys.path.insert(0, str(REPO))
 
 DEFAULT_STRUCTURES = REPO.parent / "shared" / "data" / "rna3d" / "rna3d_natives_rnapolis.dbn.gz"
 WAYS = ("source", "given", "given pairs, source probabilities")
-
-
-class _GivenPairsSourceProbabilities:
-    """The given pairs beside another source's probabilities (the design ``--input-2d`` does not use)."""
-
-    def __init__(self, given, source) -> None:
-        self.given, self.source = given, source
-        self.name = f"{given.name}+probabilities:{source.name}"
-
-    def __call__(self, sequence: str):
-        from modeling_ssrlm.fold3d.secondary import SecondaryStructure
-
-        return SecondaryStructure(self.source(sequence).probabilities, self.given(sequence).pairs)
 
 
 def chain_set_rows(model, chains, given, feature_cache: Path | None) -> list[dict]:
@@ -60,19 +48,20 @@ def chain_set_rows(model, chains, given, feature_cache: Path | None) -> list[dic
     config = model.config
     source = get_source(config.secondary_structure_source)
     known = [c for c in chains if to_rna(c.sequence) in given.structures]
-    ways = {"source": source, "given": given, WAYS[2]: _GivenPairsSourceProbabilities(given, source)}
-    per_way = {}
-    for way, way_source in ways.items():
-        cache = feature_cache if way == "source" else None  # only the source's features are worth caching
-        features = compute_features_many([c.sequence for c in known], way_source, config.floor_steps, cache,
-                                         config.floor_helix_extension)
-        per_way[way] = (features, confidence_rows(model, known, features))
+    sequences = [c.sequence for c in known]
+    features = {
+        "source": compute_features_many(sequences, source, config.floor_steps, feature_cache, config.floor_helix_extension),
+        "given": compute_features_many(sequences, given, config.floor_steps, None, config.floor_helix_extension),
+    }
+    # the alternative design: the given 2D's pairs and floor, the source's probabilities (nothing recomputed)
+    features[WAYS[2]] = [replace(g, probabilities=s.probabilities) for g, s in zip(features["given"], features["source"])]
+    confidences = {way: confidence_rows(model, known, features[way]) for way in WAYS}
     rows = []
     for k, chain in enumerate(known):
-        source_pairs, given_pairs = per_way["source"][0][k].pair_list(), per_way["given"][0][k].pair_list()
+        source_pairs, given_pairs = features["source"][k].pair_list(), features["given"][k].pair_list()
         rows.append({"target": chain.name, "length": len(chain.sequence),
                      "f1_source": float(pair_scores(source_pairs, given_pairs)["f1"]),
-                     **{way: per_way[way][1][k] for way in WAYS}})
+                     **{way: confidences[way][k] for way in WAYS}})
     return rows
 
 
